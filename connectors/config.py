@@ -1,0 +1,72 @@
+"""The whole configuration of a shopbot deployment, loaded once from ``config.yaml``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import Field
+
+from knowledge.config import (
+    EmbedderConfig,
+    KnowledgeConfig,
+    RetrievalConfig,
+    StrictModel,
+    load_yaml_model,
+    resolve_path,
+)
+
+DEFAULT_CONFIG = "config.yaml"
+
+
+class StoreConfig(StrictModel):
+    """Who the bot speaks for."""
+
+    name: str = "Kestrel Ridge Outfitters (demo)"
+    languages: list[str] = Field(default_factory=lambda: ["en", "zh"])
+
+
+class ShopbotConfig(StrictModel):
+    """Root of ``config.yaml``; every section has defaults, so an empty file is valid."""
+
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
+    embedder: EmbedderConfig = Field(default_factory=EmbedderConfig)
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+
+    #: folder of the config file; relative paths in the file are resolved against it
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    def path(self, value: str) -> Path:
+        return resolve_path(value, self.base_dir)
+
+    @property
+    def index_dir(self) -> Path:
+        return self.path(self.knowledge.index_dir)
+
+    @property
+    def model_cache_dir(self) -> Path:
+        """ONNX exports are cached beside the index (``<index_dir>/../models``)."""
+        if self.embedder.cache_dir:
+            return self.path(self.embedder.cache_dir)
+        return self.index_dir.parent / "models"
+
+
+def load_config(
+    path: str | Path | None = None, *, environ: Mapping[str, str] | None = None
+) -> ShopbotConfig:
+    """Load ``path`` (default: ``$SHOPBOT_CONFIG`` or ``./config.yaml``).
+
+    With no file at the default location the embedded defaults serve the demo store.
+    """
+    environ = os.environ if environ is None else environ
+    explicit = path is not None or "SHOPBOT_CONFIG" in environ
+    path = Path(path or environ.get("SHOPBOT_CONFIG", DEFAULT_CONFIG))
+    if not explicit and not path.exists():
+        config = load_yaml_model(None, ShopbotConfig, environ=environ, text="")
+        config.base_dir = Path.cwd()
+        return config
+    config = load_yaml_model(path, ShopbotConfig, environ=environ)
+    config.base_dir = path.resolve().parent
+    return config

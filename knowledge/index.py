@@ -1,0 +1,497 @@
+"""The knowledge index: FAISS vectors, a BM25 index, the chunk store and a manifest, kept in
+one versioned directory and updated incrementally.
+
+Every chunk has one or more *keys* (an FAQ's question variants and answer, a product's text,
+a page chunk's text). Each key has one vector and one BM25 document; a key's row number is
+its id in both indexes. Updating re-chunks and re-embeds only the documents whose content
+hash changed; the FAISS and BM25 structures are then rebuilt from the stored vectors and
+tokens, which costs no model call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from knowledge.chunking import chunk_document
+from knowledge.documents import Chunk, Document, Key, content_hash
+from knowledge.embedders.base import Embedder
+from knowledge.errors import KnowledgeIndexError
+from knowledge.storage import VersionedDir
+from knowledge.text import tokenize
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+EmbedProgress = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass
+class UpdateReport:
+    """What an index update did."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    embedded_keys: int = 0
+    documents: int = 0
+    chunks: int = 0
+    keys: int = 0
+    index_type: str = "flat"
+    seconds: float = 0.0
+    rebuilt: bool = False
+    changed_ids: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+
+class KnowledgeIndex:
+    """A loaded index: chunks, keys, vectors, and the FAISS and BM25 structures over keys."""
+
+    def __init__(
+        self,
+        *,
+        manifest: dict[str, Any],
+        chunks: list[Chunk],
+        key_chunk: np.ndarray,
+        key_kind: list[str],
+        key_text: list[str],
+        key_tokens: list[list[str]],
+        vectors: np.ndarray,
+        faiss_index: Any,
+        bm25: Any,
+        path: Path | None = None,
+    ) -> None:
+        self.manifest = manifest
+        self.chunks = chunks
+        self.key_chunk = key_chunk
+        self.key_kind = key_kind
+        self.key_text = key_text
+        self.key_tokens = key_tokens
+        self.vectors = vectors
+        self.faiss_index = faiss_index
+        self.bm25 = bm25
+        self.path = path
+        self.chunk_pos = {c.id: i for i, c in enumerate(chunks)}
+        # keys are stored grouped by chunk: chunk i owns rows key_starts[i]:key_starts[i+1]
+        self.key_starts = np.searchsorted(key_chunk, np.arange(len(chunks))).astype(np.int64)
+        self._key_ends = np.append(self.key_starts[1:], len(key_chunk))
+
+    def key_rows(self, pos: int) -> np.ndarray:
+        """Rows of chunk ``pos``'s keys."""
+        return np.arange(self.key_starts[pos], self._key_ends[pos])
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def dim(self) -> int:
+        return int(self.manifest["embedder"]["dim"])
+
+    @property
+    def model_id(self) -> str:
+        return str(self.manifest["embedder"]["model_id"])
+
+    @property
+    def index_type(self) -> str:
+        return str(self.manifest.get("faiss", {}).get("type", "flat"))
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def check_embedder(self, embedder: Embedder) -> None:
+        """Raise when ``embedder`` is not the model the index was built with."""
+        _check_compatible(self.manifest, embedder, self.path)
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def exists(cls, directory: str | Path) -> bool:
+        return VersionedDir(directory).current() is not None
+
+    @classmethod
+    def open(cls, directory: str | Path, *, embedder: Embedder | None = None) -> KnowledgeIndex:
+        """Open the live version of an index directory, checking format and model."""
+        version = VersionedDir(directory).current()
+        if version is None:
+            raise KnowledgeIndexError(f"no index in {directory}: build it with `shopbot index`")
+        manifest = _read_manifest(version)
+        if embedder is not None:
+            _check_compatible(manifest, embedder, Path(directory))
+        return _load_version(version, manifest)
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def update(
+        cls,
+        directory: str | Path,
+        documents: Sequence[Document],
+        embedder: Embedder,
+        *,
+        chunk_size: int = 800,
+        chunk_overlap: int = 100,
+        rebuild: bool = False,
+        index_type: str = "auto",
+        ann_threshold: int = 50_000,
+        batch_size: int = 64,
+        progress: EmbedProgress | None = None,
+    ) -> tuple[KnowledgeIndex, UpdateReport]:
+        """Bring the index in ``directory`` in line with ``documents``, atomically.
+
+        Only documents that are new or whose content changed are chunked and embedded.
+        With ``rebuild`` everything is re-embedded (needed after changing the model).
+        """
+        started = time.perf_counter()
+        if not documents:
+            raise KnowledgeIndexError(
+                "no documents to index: check that knowledge.sources point at the store's files"
+            )
+        _check_unique(documents)
+        store = VersionedDir(directory)
+        old: KnowledgeIndex | None = None
+        if not rebuild and store.current() is not None:
+            old = cls.open(directory, embedder=embedder)
+        report = UpdateReport(rebuilt=old is None)
+        params = content_hash(FORMAT_VERSION, chunk_size, chunk_overlap)
+
+        old_docs: dict[str, Any] = old.manifest["documents"] if old else {}
+        old_vectors = old._vectors_by_chunk() if old else {}
+        new_chunks: list[Chunk] = []
+        chunk_vectors: list[np.ndarray | None] = []
+        manifest_docs: dict[str, Any] = {}
+        to_embed: list[tuple[int, int, str]] = []  # (chunk position, key number, text)
+        for doc in documents:
+            doc_hash = content_hash(doc.hash, params)
+            entry = old_docs.get(doc.id)
+            if entry is not None and entry["hash"] == doc_hash and old is not None:
+                chunks = [old.chunks[old.chunk_pos[cid]] for cid in entry["chunks"]]
+                report.unchanged += 1
+                vectors = [old_vectors[c.id] for c in chunks]
+            else:
+                chunks = chunk_document(doc, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+                if entry is None:
+                    report.added += 1
+                else:
+                    report.updated += 1
+                report.changed_ids.append(doc.id)
+                vectors = [None] * len(chunks)
+                for offset, chunk in enumerate(chunks):
+                    for k, key in enumerate(chunk.keys):
+                        to_embed.append((len(new_chunks) + offset, k, key.text))
+            manifest_docs[doc.id] = {
+                "hash": doc_hash,
+                "kind": doc.kind,
+                "source": doc.metadata.get("source"),
+                "chunks": [c.id for c in chunks],
+            }
+            new_chunks.extend(chunks)
+            chunk_vectors.extend(vectors)
+        report.removed = sum(1 for doc_id in old_docs if doc_id not in manifest_docs)
+        report.changed_ids.extend(doc_id for doc_id in old_docs if doc_id not in manifest_docs)
+
+        embedded = embedder.embed_documents(
+            [text for _, _, text in to_embed],
+            batch_size=batch_size,
+            progress=_progress_adapter(progress, len(to_embed)),
+        )
+        report.embedded_keys = len(to_embed)
+        for (pos, k, _), vec in zip(to_embed, embedded, strict=True):
+            if chunk_vectors[pos] is None:
+                chunk_vectors[pos] = np.zeros((len(new_chunks[pos].keys), embedder.dim), np.float32)
+            chunk_vectors[pos][k] = vec  # type: ignore[index]
+
+        key_chunk, key_kind, key_text, key_tokens = _flatten_keys(new_chunks, old)
+        vectors = np.vstack(chunk_vectors).astype(np.float32)  # type: ignore[arg-type]
+        kind = choose_index_type(index_type, len(vectors), ann_threshold)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "embedder": {
+                "model_id": embedder.model_id,
+                "backend": embedder.backend,
+                "dim": embedder.dim,
+            },
+            "faiss": {"type": kind},
+            "chunking": {"chunk_size": chunk_size, "chunk_overlap": chunk_overlap},
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "counts": {
+                "documents": len(manifest_docs),
+                "chunks": len(new_chunks),
+                "keys": len(key_text),
+            },
+            "documents": manifest_docs,
+            "extras": old.manifest.get("extras", {}) if old and not report.changed else {},
+        }
+        index = cls(
+            manifest=manifest,
+            chunks=new_chunks,
+            key_chunk=key_chunk,
+            key_kind=key_kind,
+            key_text=key_text,
+            key_tokens=key_tokens,
+            vectors=vectors,
+            faiss_index=build_faiss(vectors, kind),
+            bm25=build_bm25(key_tokens),
+        )
+        if report.changed or old is None:
+            index.save(directory)
+        else:
+            index.path = old.path
+        report.documents = len(manifest_docs)
+        report.chunks = len(new_chunks)
+        report.keys = len(key_text)
+        report.index_type = kind
+        report.seconds = time.perf_counter() - started
+        return index, report
+
+    def _vectors_by_chunk(self) -> dict[str, np.ndarray]:
+        out: dict[str, list[int]] = {}
+        for row, pos in enumerate(self.key_chunk):
+            out.setdefault(self.chunks[pos].id, []).append(row)
+        return {cid: self.vectors[rows] for cid, rows in out.items()}
+
+    # ------------------------------------------------------------------ saving
+    def save(self, directory: str | Path) -> None:
+        """Write a new version of the index and make it live atomically."""
+        import faiss
+
+        store = VersionedDir(directory)
+        with store.new_version() as path:
+            with open(path / "chunks.jsonl", "w", encoding="utf-8") as fh:
+                for chunk in self.chunks:
+                    fh.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
+            with open(path / "keys.jsonl", "w", encoding="utf-8") as fh:
+                for pos, kind, text, tokens in zip(
+                    self.key_chunk, self.key_kind, self.key_text, self.key_tokens, strict=True
+                ):
+                    row = {"chunk": int(pos), "kind": kind, "text": text, "tokens": tokens}
+                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            np.save(path / "vectors.npy", self.vectors)
+            faiss.write_index(self.faiss_index, str(path / "dense.faiss"))
+            self.bm25.save(str(path / "bm25"), show_progress=False)
+            # the manifest goes last: a version folder without one is never complete
+            (path / "manifest.json").write_text(
+                json.dumps(self.manifest, ensure_ascii=False, indent=1), encoding="utf-8"
+            )
+        self.path = Path(directory)
+
+    def set_extra(self, name: str, value: Any) -> None:
+        """Store a small JSON value with the index (e.g. calibrated thresholds); call save()."""
+        self.manifest.setdefault("extras", {})[name] = value
+
+    # ------------------------------------------------------------------ searching
+    def dense_search(
+        self, query: np.ndarray, n: int, *, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``n`` keys by inner product: (key rows, scores), best first."""
+        import faiss
+
+        if query.shape[-1] != self.dim:
+            raise KnowledgeIndexError(
+                f"index has dim {self.dim}, query has {query.shape[-1]}: the index was built "
+                "with another embedding model; run `shopbot index --rebuild`"
+            )
+        n = min(n, len(self.vectors))
+        params = None
+        if allowed is not None:
+            if len(allowed) == 0:
+                return np.zeros(0, np.int64), np.zeros(0, np.float32)
+            selector = faiss.IDSelectorBatch(allowed.astype(np.int64))
+            params = _search_params(self.index_type, selector, n)
+            n = min(n, len(allowed))
+        elif self.index_type == "hnsw":
+            params = _search_params("hnsw", None, n)
+        query = query.reshape(1, -1).astype(np.float32)
+        scores, ids = self.faiss_index.search(query, n, params=params)
+        keep = ids[0] >= 0
+        return ids[0][keep], scores[0][keep]
+
+    def lexical_scores(self, tokens: list[str]) -> np.ndarray:
+        """BM25 score of every key for the query tokens (zeros when none is known)."""
+        if not tokens:
+            return np.zeros(len(self.key_text), dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(tokens), dtype=np.float32)
+
+
+# ---------------------------------------------------------------------- helpers
+def choose_index_type(requested: str, n_vectors: int, ann_threshold: int) -> str:
+    """'auto' is exact (flat) for small stores and HNSW above ``ann_threshold`` vectors."""
+    if requested != "auto":
+        if requested == "ivf" and n_vectors < 1000:
+            return "flat"  # too few vectors to train IVF centroids
+        return requested
+    return "hnsw" if n_vectors > ann_threshold else "flat"
+
+
+def build_faiss(vectors: np.ndarray, kind: str) -> Any:
+    import faiss
+
+    dim = vectors.shape[1]
+    if kind == "flat":
+        index = faiss.IndexFlatIP(dim)
+    elif kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+    elif kind == "ivf":
+        nlist = max(1, min(4096, int(4 * np.sqrt(len(vectors)))))
+        quantizer = faiss.IndexFlatIP(dim)
+        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.train(vectors)
+        index.nprobe = min(nlist, 16)
+    else:
+        raise KnowledgeIndexError(f"unknown FAISS index type {kind!r}: use auto, flat, hnsw or ivf")
+    index.add(vectors)
+    return index
+
+
+def _search_params(kind: str, selector: Any, n: int) -> Any:
+    import faiss
+
+    kwargs: dict[str, Any] = {} if selector is None else {"sel": selector}
+    if kind == "hnsw":
+        return faiss.SearchParametersHNSW(efSearch=max(64, 2 * n), **kwargs)
+    if kind == "ivf":
+        return faiss.SearchParametersIVF(nprobe=16, **kwargs)
+    return faiss.SearchParameters(**kwargs)
+
+
+def build_bm25(tokens: Sequence[list[str]]) -> Any:
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG
+
+    bm25 = bm25s.BM25()
+    bm25.index([list(t) for t in tokens], show_progress=False)
+    return bm25
+
+
+def _flatten_keys(
+    chunks: Sequence[Chunk], old: KnowledgeIndex | None
+) -> tuple[np.ndarray, list[str], list[str], list[list[str]]]:
+    """One row per key; tokens are reused from the old index for identical texts."""
+    known: dict[str, list[str]] = {}
+    if old is not None:
+        known = dict(zip(old.key_text, old.key_tokens, strict=True))
+    key_chunk: list[int] = []
+    kinds: list[str] = []
+    texts: list[str] = []
+    tokens: list[list[str]] = []
+    for pos, chunk in enumerate(chunks):
+        for key in chunk.keys:
+            key_chunk.append(pos)
+            kinds.append(key.kind)
+            texts.append(key.text)
+            tokens.append(known[key.text] if key.text in known else tokenize(key.text))
+    return np.asarray(key_chunk, dtype=np.int32), kinds, texts, tokens
+
+
+def _check_unique(documents: Iterable[Document]) -> None:
+    seen: set[str] = set()
+    for doc in documents:
+        if doc.id in seen:
+            raise KnowledgeIndexError(f"document id {doc.id!r} appears twice in the input")
+        seen.add(doc.id)
+
+
+def _progress_adapter(progress: EmbedProgress | None, total: int) -> Callable[[int], None] | None:
+    if progress is None:
+        return None
+    done = 0
+    progress(0, total)
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        progress(done, total)
+
+    return advance
+
+
+def _read_manifest(version: Path) -> dict[str, Any]:
+    path = version / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise KnowledgeIndexError(
+            f"cannot read {path} ({exc}): the index is damaged; run `shopbot index --rebuild`"
+        ) from None
+    found = manifest.get("format_version")
+    if found != FORMAT_VERSION:
+        raise KnowledgeIndexError(
+            f"the index in {version.parent} has format version {found}, this shopbot reads "
+            f"version {FORMAT_VERSION}: run `shopbot index --rebuild`"
+        )
+    return manifest
+
+
+def _check_compatible(manifest: dict[str, Any], embedder: Embedder, where: Path | None) -> None:
+    built = manifest["embedder"]
+    if built["model_id"] != embedder.model_id or int(built["dim"]) != embedder.dim:
+        raise KnowledgeIndexError(
+            f"the index in {where} was built with the embedding model {built['model_id']!r} "
+            f"(dim {built['dim']}), but the configured model is {embedder.model_id!r} "
+            f"(dim {embedder.dim}): run `shopbot index --rebuild` to re-embed everything "
+            "with the configured model, or set embedder.model back"
+        )
+
+
+def _load_version(version: Path, manifest: dict[str, Any]) -> KnowledgeIndex:
+    import bm25s
+    import faiss
+
+    try:
+        chunks = []
+        with open(version / "chunks.jsonl", encoding="utf-8") as fh:
+            for line in fh:
+                row = json.loads(line)
+                chunks.append(Chunk(row["id"], row["doc_id"], row["text"], row["metadata"], ()))
+        key_chunk, kinds, texts, tokens = [], [], [], []
+        with open(version / "keys.jsonl", encoding="utf-8") as fh:
+            for line in fh:
+                row = json.loads(line)
+                key_chunk.append(row["chunk"])
+                kinds.append(row["kind"])
+                texts.append(row["text"])
+                tokens.append(row["tokens"])
+        per_chunk: dict[int, list[Key]] = {}
+        for pos, kind, text in zip(key_chunk, kinds, texts, strict=True):
+            per_chunk.setdefault(pos, []).append(Key(text, kind))  # type: ignore[arg-type]
+        chunks = [
+            Chunk(c.id, c.doc_id, c.text, c.metadata, tuple(per_chunk.get(i, ())))
+            for i, c in enumerate(chunks)
+        ]
+        vectors = np.load(version / "vectors.npy")
+        faiss_index = faiss.read_index(str(version / "dense.faiss"))
+        bm25 = bm25s.BM25.load(str(version / "bm25"), show_progress=False)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise KnowledgeIndexError(
+            f"the index in {version.parent} is damaged ({exc}): run `shopbot index --rebuild`"
+        ) from None
+    if len(vectors) != len(texts) or faiss_index.ntotal != len(texts):
+        raise KnowledgeIndexError(
+            f"the index in {version.parent} is inconsistent ({len(texts)} keys, "
+            f"{len(vectors)} vectors): run `shopbot index --rebuild`"
+        )
+    return KnowledgeIndex(
+        manifest=manifest,
+        chunks=chunks,
+        key_chunk=np.asarray(key_chunk, dtype=np.int32),
+        key_kind=kinds,
+        key_text=texts,
+        key_tokens=tokens,
+        vectors=vectors,
+        faiss_index=faiss_index,
+        bm25=bm25,
+        path=version.parent,
+    )
+
+
+def report_dict(report: UpdateReport) -> dict[str, Any]:
+    return asdict(report)
