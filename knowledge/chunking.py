@@ -27,12 +27,21 @@ def _splitter(chunk_size: int, chunk_overlap: int):
 
 
 def chunk_document(
-    doc: Document, *, chunk_size: int = 800, chunk_overlap: int = 100
+    doc: Document,
+    *,
+    chunk_size: int = 800,
+    chunk_overlap: int = 100,
+    faq_answer_as_key: bool = True,
 ) -> list[Chunk]:
-    """Split one document into chunks, each with the keys that find it."""
+    """Split one document into chunks, each with the keys that find it.
+
+    An FAQ entry's keys are its question variants and (unless ``faq_answer_as_key`` is
+    off) its answer, so a question worded like the answer ("do you take Amex?") finds it.
+    """
     if doc.kind == "faq":
         keys = [Key(q, "question") for q in doc.metadata.get("questions", [])]
-        keys.append(Key(doc.text, "answer"))
+        if faq_answer_as_key or not keys:
+            keys.append(Key(doc.text, "answer"))
         return [Chunk(doc.id, doc.id, doc.text, dict(doc.metadata), tuple(keys))]
     if doc.kind == "product":
         return [Chunk(doc.id, doc.id, doc.text, dict(doc.metadata), (Key(doc.text, "text"),))]

@@ -91,6 +91,10 @@ class KnowledgeConfig(StrictModel):
     index_dir: str = ".shopbot/index"
     chunk_size: int = Field(default=800, gt=50)
     chunk_overlap: int = Field(default=100, ge=0)
+    faq_answer_as_key: bool = Field(
+        default=True,
+        description="also match queries against FAQ answers, not only their question variants",
+    )
 
     @field_validator("chunk_overlap")
     @classmethod

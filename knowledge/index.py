@@ -31,6 +31,7 @@ from knowledge.text import tokenize
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+EXACT_FILTER_LIMIT = 50_000  # filtered searches over fewer keys than this are exact
 EmbedProgress = Callable[[int, int], None]  # (done, total)
 
 
@@ -138,6 +139,7 @@ class KnowledgeIndex:
         *,
         chunk_size: int = 800,
         chunk_overlap: int = 100,
+        faq_answer_as_key: bool = True,
         rebuild: bool = False,
         index_type: str = "auto",
         ann_threshold: int = 50_000,
@@ -160,7 +162,7 @@ class KnowledgeIndex:
         if not rebuild and store.current() is not None:
             old = cls.open(directory, embedder=embedder)
         report = UpdateReport(rebuilt=old is None)
-        params = content_hash(FORMAT_VERSION, chunk_size, chunk_overlap)
+        params = content_hash(FORMAT_VERSION, chunk_size, chunk_overlap, faq_answer_as_key)
 
         old_docs: dict[str, Any] = old.manifest["documents"] if old else {}
         old_vectors = old._vectors_by_chunk() if old else {}
@@ -176,7 +178,12 @@ class KnowledgeIndex:
                 report.unchanged += 1
                 vectors = [old_vectors[c.id] for c in chunks]
             else:
-                chunks = chunk_document(doc, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+                chunks = chunk_document(
+                    doc,
+                    chunk_size=chunk_size,
+                    chunk_overlap=chunk_overlap,
+                    faq_answer_as_key=faq_answer_as_key,
+                )
                 if entry is None:
                     report.added += 1
                 else:
@@ -219,7 +226,11 @@ class KnowledgeIndex:
                 "dim": embedder.dim,
             },
             "faiss": {"type": kind},
-            "chunking": {"chunk_size": chunk_size, "chunk_overlap": chunk_overlap},
+            "chunking": {
+                "chunk_size": chunk_size,
+                "chunk_overlap": chunk_overlap,
+                "faq_answer_as_key": faq_answer_as_key,
+            },
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "counts": {
                 "documents": len(manifest_docs),
@@ -301,11 +312,13 @@ class KnowledgeIndex:
         n = min(n, len(self.vectors))
         params = None
         if allowed is not None:
-            if len(allowed) == 0:
-                return np.zeros(0, np.int64), np.zeros(0, np.float32)
-            selector = faiss.IDSelectorBatch(allowed.astype(np.int64))
-            params = _search_params(self.index_type, selector, n)
-            n = min(n, len(allowed))
+            if len(allowed) <= EXACT_FILTER_LIMIT:
+                # exact search over the allowed keys: an approximate index could miss a
+                # small filtered set entirely (its vectors may sit in unprobed lists)
+                scores = self.vectors[allowed] @ query.astype(np.float32)
+                top = np.argsort(-scores, kind="stable")[:n]
+                return allowed[top].astype(np.int64), scores[top]
+            params = _search_params(self.index_type, faiss.IDSelectorBatch(allowed), n)
         elif self.index_type == "hnsw":
             params = _search_params("hnsw", None, n)
         query = query.reshape(1, -1).astype(np.float32)
@@ -340,7 +353,8 @@ def build_faiss(vectors: np.ndarray, kind: str) -> Any:
         index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
     elif kind == "ivf":
-        nlist = max(1, min(4096, int(4 * np.sqrt(len(vectors)))))
+        # about 4 * sqrt(n) lists, but at least 39 training points per list (faiss's minimum)
+        nlist = max(1, min(4096, int(4 * np.sqrt(len(vectors))), len(vectors) // 39))
         quantizer = faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
         index.train(vectors)

@@ -57,6 +57,7 @@ class KnowledgeBase:
             self.embedder,
             chunk_size=self.config.chunk_size,
             chunk_overlap=self.config.chunk_overlap,
+            faq_answer_as_key=self.config.faq_answer_as_key,
             rebuild=rebuild,
             index_type=self.retrieval_config.faiss_index,
             ann_threshold=self.retrieval_config.ann_threshold,

@@ -68,7 +68,8 @@ class SentenceTransformerEmbedder(Embedder):
             self.model = SentenceTransformer(str(self.path), device=device)
         except Exception as exc:  # a broken folder surfaces as many exception types
             raise EmbedderError(f"could not load the model in {self.path}: {exc}") from exc
-        dim = self.model.get_sentence_embedding_dimension()
+        get_dim = getattr(self.model, "get_embedding_dimension", None)
+        dim = get_dim() if get_dim else self.model.get_sentence_embedding_dimension()
         if dim is None:
             raise EmbedderError(f"{self.path}: the model does not report its embedding dimension")
         self.dim = int(dim)

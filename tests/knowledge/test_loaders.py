@@ -1,0 +1,229 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from knowledge.errors import LoadError
+from knowledge.loaders import load_catalog, load_faq, load_pages
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------- FAQ, good files
+def test_faq_csv_groups_variants_under_one_entry(store_dir):
+    docs = {d.id: d for d in load_faq(store_dir / "faq.csv")}
+    assert set(docs) == {"faq:ship-time", "faq:returns", "faq:pay", "faq:zh-return", "faq:zh-ship"}
+    ship = docs["faq:ship-time"]
+    assert ship.text == "Standard delivery takes 3-5 business days."
+    assert ship.metadata["questions"] == [
+        "How long does delivery take?",
+        "When will my order arrive?",
+        "How many days is shipping?",
+    ]
+    assert ship.metadata["category"] == "shipping"
+    assert ship.metadata["line"] == 2
+    assert docs["faq:zh-return"].metadata["lang"] == "zh"
+    assert ship.metadata["lang"] == "en"
+
+
+def test_faq_answer_may_repeat_identically(tmp_path):
+    path = write(tmp_path / "f.csv", "id,question,answer\na,Q1?,Same.\na,Q2?,Same.\n")
+    (doc,) = load_faq(path)
+    assert doc.metadata["questions"] == ["Q1?", "Q2?"]
+
+
+def test_faq_ids_and_hashes_are_stable(store_dir):
+    first = {d.id: d.hash for d in load_faq(store_dir / "faq.csv")}
+    second = {d.id: d.hash for d in load_faq(store_dir / "faq.csv")}
+    assert first == second
+
+
+def test_faq_json_yaml_and_markdown_agree(tmp_path):
+    records = [
+        {
+            "id": "ship",
+            "questions": ["How long is delivery?", "Delivery time?"],
+            "answer": "3-5 days.",
+        }
+    ]
+    json_docs = load_faq(write(tmp_path / "f.json", json.dumps(records)))
+    yaml_docs = load_faq(
+        write(
+            tmp_path / "f.yaml",
+            "faqs:\n  - id: ship\n    questions:\n      - How long is delivery?\n"
+            "      - Delivery time?\n    answer: 3-5 days.\n",
+        )
+    )
+    md_docs = load_faq(
+        write(
+            tmp_path / "f.md",
+            "# Our FAQ\n\nIntro text.\n\n## How long is delivery?\n<!-- id: ship -->\n"
+            "Q: Delivery time?\n\nA: 3-5 days.\n",
+        )
+    )
+    for docs in (json_docs, yaml_docs, md_docs):
+        assert [(d.id, d.text, d.metadata["questions"]) for d in docs] == [
+            ("faq:ship", "3-5 days.", ["How long is delivery?", "Delivery time?"])
+        ]
+
+
+def test_markdown_faq_derives_ids_and_keeps_multiline_answers(tmp_path):
+    text = "## 可以退货吗？\n问：怎么退货\n答：30天内可以退货。\n请保留吊牌。\n\n## Do you ship abroad?\nYes.\n"
+    docs = load_faq(write(tmp_path / "faq.md", text))
+    assert docs[0].text == "30天内可以退货。\n请保留吊牌。"
+    assert docs[0].metadata["questions"] == ["可以退货吗？", "怎么退货"]
+    assert docs[0].id.startswith("faq:q-")
+    assert docs[1].id == "faq:do-you-ship-abroad"
+
+
+def test_faq_folder_loads_every_file(tmp_path):
+    write(tmp_path / "a.csv", "id,question,answer\na,Q?,A.\n")
+    write(tmp_path / "b.yaml", "- id: b\n  question: Q2?\n  answer: B.\n")
+    assert sorted(d.id for d in load_faq(tmp_path)) == ["faq:a", "faq:b"]
+
+
+# ---------------------------------------------------------------- FAQ, malformed files
+@pytest.mark.parametrize(
+    ("text", "line", "fragment"),
+    [
+        ("id,question\na,Q?\n", 1, "missing column(s) answer"),
+        ("id,question,answer\na,Q?,\n", 2, "empty answer"),
+        (
+            "id,question,answer\na,Q1?,One.\nb,Q?,B.\na,Q2?,Two.\n",
+            4,
+            "different answer here than on line 2",
+        ),
+        ("id,question,answer\n,Q?,A.\n", 2, "empty id"),
+        ("id,question,answer\na,,A.\n", 2, "empty question"),
+        ("id,question,answer\na,Q?,A.,extra\n", 2, "expected 3 fields, found 4"),
+        ("", 1, "empty file"),
+    ],
+)
+def test_malformed_faq_csv_names_file_line_and_fix(tmp_path, text, line, fragment):
+    path = write(tmp_path / "faq.csv", text)
+    with pytest.raises(LoadError) as info:
+        load_faq(path)
+    assert info.value.line == line
+    assert fragment in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_bad_encoding_reports_the_line(tmp_path):
+    path = write(
+        tmp_path / "faq.csv", "id,question,answer\na,Q?,A.\nb,caf\xe9?,B.\n".encode("latin-1")
+    )
+    with pytest.raises(LoadError) as info:
+        load_faq(path)
+    assert info.value.line == 3
+    assert "UTF-8" in str(info.value)
+
+
+def test_utf8_bom_is_accepted(tmp_path):
+    path = write(tmp_path / "faq.csv", "\ufeffid,question,answer\na,Q?,A.\n")
+    assert load_faq(path)[0].id == "faq:a"
+
+
+def test_malformed_json_and_yaml(tmp_path):
+    with pytest.raises(LoadError, match="not valid JSON") as info:
+        load_faq(write(tmp_path / "f.json", '[{"id": "a",\n "answer": }]'))
+    assert info.value.line == 2
+    with pytest.raises(LoadError, match="empty answer") as info:
+        load_faq(
+            write(
+                tmp_path / "g.yaml",
+                "- id: a\n  question: Q?\n  answer: ok\n- id: b\n  question: Q?\n  answer: ''\n",
+            )
+        )
+    assert info.value.line == 4
+    with pytest.raises(LoadError, match="duplicate FAQ id 'a'"):
+        load_faq(
+            write(
+                tmp_path / "h.yaml",
+                "- {id: a, question: 'Q?', answer: x}\n- {id: a, question: 'R?', answer: y}\n",
+            )
+        )
+
+
+def test_duplicate_ids_across_files_are_an_error(tmp_path):
+    write(tmp_path / "a.csv", "id,question,answer\nx,Q?,A.\n")
+    write(tmp_path / "b.csv", "id,question,answer\nx,Other?,B.\n")
+    with pytest.raises(LoadError, match="also defined in"):
+        load_faq(tmp_path)
+
+
+def test_missing_path_is_reported(tmp_path):
+    with pytest.raises(LoadError, match="does not exist"):
+        load_faq(tmp_path / "nope")
+
+
+# ---------------------------------------------------------------- catalogue
+def test_catalog_csv(store_dir):
+    docs = {d.id: d for d in load_catalog(store_dir / "catalog.csv")}
+    jacket = docs["product:KR-JKT-001"]
+    assert jacket.metadata["price"] == 189.0
+    assert jacket.metadata["attributes"] == {"color": "Slate Blue", "sizes": "S/M/L"}
+    assert jacket.metadata["in_stock"] is True
+    assert docs["product:KR-JKT-002"].metadata["in_stock"] is False
+    assert "Summit Rain Jacket" in jacket.text and "189.00 USD" in jacket.text
+
+
+def test_catalog_json(tmp_path):
+    data = {
+        "products": [
+            {"sku": "A", "title": "Mug", "price": 12.5, "attributes": {"color": "red"}, "stock": 2}
+        ]
+    }
+    (doc,) = load_catalog(write(tmp_path / "c.json", json.dumps(data)))
+    assert doc.metadata["attributes"] == {"color": "red"} and doc.metadata["price"] == 12.5
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "fragment"),
+    [
+        ("title,price\nMug,3\n", 1, "missing column(s) sku"),
+        ("sku,title,price\nA,Mug,cheap\n", 2, "price of 'A' must be a number"),
+        ("sku,title,stock\nA,Mug,-1\n", 2, "must not be negative"),
+        ("sku,title\nA,Mug\nA,Cup\n", 3, "duplicate SKU 'A' (first on line 2)"),
+        ("sku,title,attributes\nA,Mug,red\n", 2, "key=value"),
+        ("sku,title\nA,\n", 2, "empty title"),
+    ],
+)
+def test_malformed_catalog(tmp_path, text, line, fragment):
+    with pytest.raises(LoadError) as info:
+        load_catalog(write(tmp_path / "c.csv", text))
+    assert info.value.line == line
+    assert fragment in str(info.value)
+
+
+# ---------------------------------------------------------------- pages
+def test_pages_markdown_html_and_text(tmp_path):
+    write(
+        tmp_path / "ship.md",
+        "---\nurl: https://shop.example/shipping\n---\n# Shipping\n\nWe ship fast.\n",
+    )
+    write(
+        tmp_path / "about.html",
+        "<html><head><title>About us</title><style>p{}</style></head><body><nav>menu</nav>"
+        "<h1>About</h1><p>We sell &amp; ship tents.</p><script>var x=1;</script></body></html>",
+    )
+    write(tmp_path / "notes.txt", "Plain text page.")
+    docs = {d.id: d for d in load_pages(tmp_path, kind="policy")}
+    assert set(docs) == {"page:ship.md", "page:about.html", "page:notes.txt"}
+    assert docs["page:ship.md"].metadata["url"] == "https://shop.example/shipping"
+    assert docs["page:ship.md"].title == "Shipping"
+    about = docs["page:about.html"]
+    assert about.title == "About"
+    assert "We sell & ship tents." in about.text
+    assert "var x" not in about.text and "menu" not in about.text and "p{}" not in about.text
+    assert docs["page:notes.txt"].kind == "policy"
+
+
+def test_empty_page_is_an_error(tmp_path):
+    with pytest.raises(LoadError, match="empty"):
+        load_pages(write(tmp_path / "e.md", "   \n"))
