@@ -68,6 +68,15 @@ class RetrievalConfig(StrictModel):
 
     k: int = Field(default=5, gt=0)
     candidates: int = Field(default=50, gt=0, description="candidates per side before fusion")
+    fusion: Literal["score", "rrf"] = Field(
+        default="score",
+        description="score: cosine + lexical_weight x scaled BM25; rrf: reciprocal rank fusion",
+    )
+    lexical_weight: float | None = Field(
+        default=None,
+        ge=0,
+        description="weight of BM25 in score fusion; empty = calibrated from the store's FAQ",
+    )
     rrf_k: int = Field(default=60, gt=0, description="reciprocal-rank-fusion constant")
     faiss_index: Literal["auto", "flat", "hnsw", "ivf"] = "auto"
     ann_threshold: int = Field(

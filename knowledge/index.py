@@ -70,6 +70,7 @@ class KnowledgeIndex:
         key_text: list[str],
         key_tokens: list[list[str]],
         vectors: np.ndarray,
+        key_coverage: np.ndarray | None = None,
         faiss_index: Any,
         bm25: Any,
         path: Path | None = None,
@@ -81,6 +82,10 @@ class KnowledgeIndex:
         self.key_text = key_text
         self.key_tokens = key_tokens
         self.vectors = vectors
+        #: how much of each key the embedding model understands (see Embedder.coverage)
+        self.key_coverage = (
+            np.ones(len(key_text), dtype=np.float32) if key_coverage is None else key_coverage
+        )
         self.faiss_index = faiss_index
         self.bm25 = bm25
         self.path = path
@@ -165,9 +170,11 @@ class KnowledgeIndex:
         params = content_hash(FORMAT_VERSION, chunk_size, chunk_overlap, faq_answer_as_key)
 
         old_docs: dict[str, Any] = old.manifest["documents"] if old else {}
-        old_vectors = old._vectors_by_chunk() if old else {}
+        old_vectors = old._per_chunk(old.vectors) if old else {}
+        old_coverage = old._per_chunk(old.key_coverage) if old else {}
         new_chunks: list[Chunk] = []
         chunk_vectors: list[np.ndarray | None] = []
+        chunk_coverage: list[np.ndarray | None] = []
         manifest_docs: dict[str, Any] = {}
         to_embed: list[tuple[int, int, str]] = []  # (chunk position, key number, text)
         for doc in documents:
@@ -177,6 +184,7 @@ class KnowledgeIndex:
                 chunks = [old.chunks[old.chunk_pos[cid]] for cid in entry["chunks"]]
                 report.unchanged += 1
                 vectors = [old_vectors[c.id] for c in chunks]
+                coverage = [old_coverage[c.id] for c in chunks]
             else:
                 chunks = chunk_document(
                     doc,
@@ -190,6 +198,7 @@ class KnowledgeIndex:
                     report.updated += 1
                 report.changed_ids.append(doc.id)
                 vectors = [None] * len(chunks)
+                coverage = [None] * len(chunks)
                 for offset, chunk in enumerate(chunks):
                     for k, key in enumerate(chunk.keys):
                         to_embed.append((len(new_chunks) + offset, k, key.text))
@@ -201,6 +210,7 @@ class KnowledgeIndex:
             }
             new_chunks.extend(chunks)
             chunk_vectors.extend(vectors)
+            chunk_coverage.extend(coverage)
         report.removed = sum(1 for doc_id in old_docs if doc_id not in manifest_docs)
         report.changed_ids.extend(doc_id for doc_id in old_docs if doc_id not in manifest_docs)
 
@@ -209,14 +219,19 @@ class KnowledgeIndex:
             batch_size=batch_size,
             progress=_progress_adapter(progress, len(to_embed)),
         )
+        covered = embedder.coverage([text for _, _, text in to_embed])
         report.embedded_keys = len(to_embed)
-        for (pos, k, _), vec in zip(to_embed, embedded, strict=True):
+        for (pos, k, _), vec, cov in zip(to_embed, embedded, covered, strict=True):
             if chunk_vectors[pos] is None:
-                chunk_vectors[pos] = np.zeros((len(new_chunks[pos].keys), embedder.dim), np.float32)
+                n_keys = len(new_chunks[pos].keys)
+                chunk_vectors[pos] = np.zeros((n_keys, embedder.dim), np.float32)
+                chunk_coverage[pos] = np.ones(n_keys, np.float32)
             chunk_vectors[pos][k] = vec  # type: ignore[index]
+            chunk_coverage[pos][k] = cov  # type: ignore[index]
 
         key_chunk, key_kind, key_text, key_tokens = _flatten_keys(new_chunks, old)
         vectors = np.vstack(chunk_vectors).astype(np.float32)  # type: ignore[arg-type]
+        key_coverage = np.concatenate(chunk_coverage).astype(np.float32)  # type: ignore[arg-type]
         kind = choose_index_type(index_type, len(vectors), ann_threshold)
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -238,6 +253,7 @@ class KnowledgeIndex:
                 "keys": len(key_text),
             },
             "documents": manifest_docs,
+            # calibrations depend on the content: kept only while nothing changed
             "extras": old.manifest.get("extras", {}) if old and not report.changed else {},
         }
         index = cls(
@@ -248,10 +264,14 @@ class KnowledgeIndex:
             key_text=key_text,
             key_tokens=key_tokens,
             vectors=vectors,
+            key_coverage=key_coverage,
             faiss_index=build_faiss(vectors, kind),
             bm25=build_bm25(key_tokens),
         )
-        if report.changed or old is None:
+        if report.changed or old is None or "fusion" not in manifest["extras"]:
+            from knowledge.calibration import calibrate_fusion
+
+            index.set_extra("fusion", calibrate_fusion(index))
             index.save(directory)
         else:
             index.path = old.path
@@ -262,11 +282,9 @@ class KnowledgeIndex:
         report.seconds = time.perf_counter() - started
         return index, report
 
-    def _vectors_by_chunk(self) -> dict[str, np.ndarray]:
-        out: dict[str, list[int]] = {}
-        for row, pos in enumerate(self.key_chunk):
-            out.setdefault(self.chunks[pos].id, []).append(row)
-        return {cid: self.vectors[rows] for cid, rows in out.items()}
+    def _per_chunk(self, per_key: np.ndarray) -> dict[str, np.ndarray]:
+        """Split a per-key array into one array per chunk id."""
+        return {c.id: per_key[self.key_rows(pos)] for pos, c in enumerate(self.chunks)}
 
     # ------------------------------------------------------------------ saving
     def save(self, directory: str | Path) -> None:
@@ -279,10 +297,22 @@ class KnowledgeIndex:
                 for chunk in self.chunks:
                     fh.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
             with open(path / "keys.jsonl", "w", encoding="utf-8") as fh:
-                for pos, kind, text, tokens in zip(
-                    self.key_chunk, self.key_kind, self.key_text, self.key_tokens, strict=True
-                ):
-                    row = {"chunk": int(pos), "kind": kind, "text": text, "tokens": tokens}
+                rows = zip(
+                    self.key_chunk,
+                    self.key_kind,
+                    self.key_text,
+                    self.key_tokens,
+                    self.key_coverage,
+                    strict=True,
+                )
+                for pos, kind, text, tokens, cov in rows:
+                    row = {
+                        "chunk": int(pos),
+                        "kind": kind,
+                        "text": text,
+                        "tokens": tokens,
+                        "cov": round(float(cov), 4),
+                    }
                     fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             np.save(path / "vectors.npy", self.vectors)
             faiss.write_index(self.faiss_index, str(path / "dense.faiss"))
@@ -466,7 +496,7 @@ def _load_version(version: Path, manifest: dict[str, Any]) -> KnowledgeIndex:
             for line in fh:
                 row = json.loads(line)
                 chunks.append(Chunk(row["id"], row["doc_id"], row["text"], row["metadata"], ()))
-        key_chunk, kinds, texts, tokens = [], [], [], []
+        key_chunk, kinds, texts, tokens, coverage = [], [], [], [], []
         with open(version / "keys.jsonl", encoding="utf-8") as fh:
             for line in fh:
                 row = json.loads(line)
@@ -474,6 +504,7 @@ def _load_version(version: Path, manifest: dict[str, Any]) -> KnowledgeIndex:
                 kinds.append(row["kind"])
                 texts.append(row["text"])
                 tokens.append(row["tokens"])
+                coverage.append(row.get("cov", 1.0))
         per_chunk: dict[int, list[Key]] = {}
         for pos, kind, text in zip(key_chunk, kinds, texts, strict=True):
             per_chunk.setdefault(pos, []).append(Key(text, kind))  # type: ignore[arg-type]
@@ -501,6 +532,7 @@ def _load_version(version: Path, manifest: dict[str, Any]) -> KnowledgeIndex:
         key_text=texts,
         key_tokens=tokens,
         vectors=vectors,
+        key_coverage=np.asarray(coverage, dtype=np.float32),
         faiss_index=faiss_index,
         bm25=bm25,
         path=version.parent,

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from knowledge.calibration import FALLBACK_WEIGHT
 from knowledge.config import RetrievalConfig
 from knowledge.embedders.base import Embedder
 from knowledge.index import KnowledgeIndex
@@ -28,8 +29,8 @@ class Hit:
     """One retrieved chunk with the evidence for it.
 
     ``dense_score`` is the best cosine between the query and the chunk's keys,
-    ``lexical_score`` the best BM25 score, ``score`` the fused score (reciprocal-rank
-    fusion in hybrid mode). Ranks are 1-based (0 = not among that side's candidates).
+    ``lexical_score`` the best BM25 score, ``score`` the fused score (see
+    HybridRetriever). Ranks are 1-based (0 = not among that side's candidates).
     ``support`` counts the chunk's keys among the dense candidates: how many of an FAQ
     entry's variants agree with the query.
     """
@@ -101,7 +102,12 @@ class Retriever(ABC):
 
 
 class HybridRetriever(Retriever):
-    """Dense + BM25, fused by reciprocal rank; ``mode`` can restrict it to one side."""
+    """Dense + BM25 over chunk keys; ``mode`` can restrict it to one side.
+
+    Fusion ``score`` (default) ranks by cosine + w x BM25 / best BM25 of the query, with w
+    calibrated by leave-one-out over the store's own FAQ variants when the index is built;
+    fusion ``rrf`` is plain reciprocal-rank fusion.
+    """
 
     def __init__(
         self,
@@ -144,6 +150,14 @@ class HybridRetriever(Retriever):
         return mask
 
     # ------------------------------------------------------------------ search
+    @property
+    def lexical_weight(self) -> float:
+        """Weight of BM25 in score fusion: configured, else calibrated with the index."""
+        if self.config.lexical_weight is not None:
+            return self.config.lexical_weight
+        fusion = self.index.manifest.get("extras", {}).get("fusion", {})
+        return float(fusion.get("lexical_weight", FALLBACK_WEIGHT))
+
     def _retrieve(self, query: str, *, k: int, filters: dict[str, Any]) -> list[Hit]:
         chunk_mask = self.allowed_chunks(filters)
         key_mask = None if chunk_mask is None else chunk_mask[self.index.key_chunk]
@@ -151,87 +165,99 @@ class HybridRetriever(Retriever):
 
         dense: dict[int, tuple[float, int, int]] = {}  # chunk -> (score, best key, support)
         dense_order: list[int] = []
+        qvec = None
+        query_coverage = 1.0
         if self.mode != "lexical":
+            query_coverage = float(self.embedder.coverage([query])[0])
+        if self.mode != "lexical" and query_coverage > 0:
             qvec = self.embedder.embed_query(query)
             allowed = None if key_mask is None else np.flatnonzero(key_mask)
             rows, scores = self.index.dense_search(qvec, n * 4, allowed=allowed)
+            # a text the model does not understand embeds close to every other such text
+            scores = scores * query_coverage * self.index.key_coverage[rows]
             for row, score in zip(rows.tolist(), scores.tolist(), strict=True):
                 pos = int(self.index.key_chunk[row])
                 if pos in dense:
                     best, key, support = dense[pos]
-                    dense[pos] = (best, key, support + 1)
+                    if score > best:
+                        dense[pos] = (float(score), row, support + 1)
+                    else:
+                        dense[pos] = (best, key, support + 1)
                 else:
                     dense[pos] = (float(score), row, 1)
-                    dense_order.append(pos)
-            dense_order = dense_order[:n]
-        else:
-            qvec = None
+            dense_order = sorted(dense, key=lambda p: -dense[p][0])[:n]
 
         lexical_order: list[int] = []
-        chunk_lex = key_scores = np.zeros(0)
+        key_scores = chunk_lex = np.zeros(0, dtype=np.float32)
         if self.mode != "dense":
             key_scores = self.index.lexical_scores(tokenize(query))
             if key_mask is not None:
-                key_scores = np.where(key_mask, key_scores, 0.0)
-            chunk_lex = _max_per_chunk(key_scores, self.index)
+                key_scores = np.where(key_mask, key_scores, np.float32(0.0))
+            chunk_lex = np.maximum.reduceat(key_scores, self.index.key_starts)
             positive = np.flatnonzero(chunk_lex > 0)
             if len(positive):
-                top = positive[np.argsort(-chunk_lex[positive], kind="stable")[:n]]
-                lexical_order = top.tolist()
+                lexical_order = positive[
+                    np.argsort(-chunk_lex[positive], kind="stable")[:n]
+                ].tolist()
 
-        fused = self._fuse(dense_order, lexical_order)
-        hits = []
-        for pos, score in fused[:k]:
-            orders = (dense_order, lexical_order)
-            hits.append(self._hit(pos, score, dense, orders, key_scores, chunk_lex, qvec))
-        return hits
+        candidates = list(dict.fromkeys(dense_order + lexical_order))
+        if qvec is not None:  # lexical-only candidates still get their exact dense score
+            for pos in candidates:
+                if pos not in dense:
+                    rows = self.index.key_rows(pos)
+                    sims = self.index.vectors[rows] @ qvec
+                    sims *= query_coverage * self.index.key_coverage[rows]
+                    dense[pos] = (float(sims.max()), int(rows[int(sims.argmax())]), 0)
+        ranks = (
+            {p: r for r, p in enumerate(dense_order, 1)},
+            {p: r for r, p in enumerate(lexical_order, 1)},
+        )
+        fused = self._fuse(candidates, dense, chunk_lex, ranks)
+        order = sorted(candidates, key=lambda p: (-fused[p], ranks[0].get(p, 1 << 30)))
+        return [self._hit(p, fused[p], dense, chunk_lex, key_scores, ranks) for p in order[:k]]
 
-    def _fuse(self, dense_order: list[int], lexical_order: list[int]) -> list[tuple[int, float]]:
+    def _fuse(
+        self,
+        candidates: list[int],
+        dense: dict[int, tuple[float, int, int]],
+        chunk_lex: np.ndarray,
+        ranks: tuple[dict[int, int], dict[int, int]],
+    ) -> dict[int, float]:
         if self.mode == "dense":
-            return [(p, 1.0 / (self.config.rrf_k + r)) for r, p in enumerate(dense_order, 1)]
+            return {p: dense[p][0] for p in candidates}
         if self.mode == "lexical":
-            return [(p, 1.0 / (self.config.rrf_k + r)) for r, p in enumerate(lexical_order, 1)]
-        scores: dict[int, float] = {}
-        for order in (dense_order, lexical_order):
-            for rank, pos in enumerate(order, 1):
-                scores[pos] = scores.get(pos, 0.0) + 1.0 / (self.config.rrf_k + rank)
-        # ties (same fused score) go to the better dense rank, then the better lexical rank
-        dense_rank = {p: r for r, p in enumerate(dense_order)}
-        return sorted(scores.items(), key=lambda item: (-item[1], dense_rank.get(item[0], 1 << 30)))
+            return {p: float(chunk_lex[p]) for p in candidates}
+        if self.config.fusion == "rrf":
+            c = self.config.rrf_k
+            return {p: sum(1.0 / (c + side[p]) for side in ranks if p in side) for p in candidates}
+        top = float(chunk_lex.max()) if len(chunk_lex) else 0.0
+        weight = self.lexical_weight / top if top > 0 else 0.0
+        return {
+            p: (dense[p][0] if p in dense else 0.0) + weight * float(chunk_lex[p])
+            for p in candidates
+        }
 
     def _hit(
         self,
         pos: int,
         score: float,
         dense: dict[int, tuple[float, int, int]],
-        orders: tuple[list[int], list[int]],
-        key_scores: np.ndarray,
         chunk_lex: np.ndarray,
-        qvec: np.ndarray | None,
+        key_scores: np.ndarray,
+        ranks: tuple[dict[int, int], dict[int, int]],
     ) -> Hit:
-        dense_order, lexical_order = orders
         chunk = self.index.chunks[pos]
-        rows = self.index.key_rows(pos)
         hit = Hit(chunk.id, chunk.doc_id, chunk.text, chunk.metadata, float(score))
+        row = -1
         if pos in dense:
-            best, row, support = dense[pos]
-            hit.dense_score, hit.support = best, support
-            hit.matched, hit.matched_kind = self.index.key_text[row], self.index.key_kind[row]
-        elif qvec is not None:  # found lexically only: still report its dense similarity
-            sims = self.index.vectors[rows] @ qvec
-            hit.dense_score = float(sims.max())
-            row = int(rows[int(sims.argmax())])
-            hit.matched, hit.matched_kind = self.index.key_text[row], self.index.key_kind[row]
+            hit.dense_score, row, hit.support = dense[pos]
         if len(chunk_lex):
             hit.lexical_score = float(chunk_lex[pos])
-            if not hit.matched and chunk_lex[pos] > 0:
+            if row < 0:
+                rows = self.index.key_rows(pos)
                 row = int(rows[int(np.argmax(key_scores[rows]))])
-                hit.matched, hit.matched_kind = self.index.key_text[row], self.index.key_kind[row]
-        hit.dense_rank = dense_order.index(pos) + 1 if pos in dense_order else 0
-        hit.lexical_rank = lexical_order.index(pos) + 1 if pos in lexical_order else 0
+        if row >= 0:
+            hit.matched, hit.matched_kind = self.index.key_text[row], self.index.key_kind[row]
+        hit.dense_rank = ranks[0].get(pos, 0)
+        hit.lexical_rank = ranks[1].get(pos, 0)
         return hit
-
-
-def _max_per_chunk(key_scores: np.ndarray, index: KnowledgeIndex) -> np.ndarray:
-    """Best key score per chunk (keys are stored grouped by chunk, so one reduceat)."""
-    return np.maximum.reduceat(key_scores, index.key_starts)

@@ -1,7 +1,8 @@
 """Language-aware text helpers: tokenisation for the lexical index, language detection.
 
 English (and other Latin-script text) is split into lower-cased words with a small stop-word
-list and a light suffix stemmer; runs of CJK characters are cut with jieba. The same function
+list and a light suffix stemmer; runs of CJK characters are cut with jieba and also into
+character bigrams. The same function
 tokenises documents and queries, so they always agree.
 """
 
@@ -23,8 +24,10 @@ EN_STOP = frozenset(
     should will shall may might must have has had as if so than then too very just about
     into over please hi hello thanks thank""".split()
 )
+# Chinese particles and pronouns that jieba keeps as tokens but that say nothing about
+# the topic (modal verbs such as "可以" stay: they are part of the bigrams below anyway).
 ZH_STOP = frozenset(
-    "的 了 吗 呢 吧 啊 是 我 你 们 在 有 和 与 及 也 都 就 请 问 一下 这 那 么 个".split()
+    "的 了 吗 呢 吧 啊 呀 嘛 哦 是 我 你 您 们 在 和 与 及 也 都 就 请 一下 这 那 么 个".split()
 )
 
 
@@ -64,9 +67,11 @@ def tokenize(text: str) -> list[str]:
     pos = 0
     for match in CJK_RUN.finditer(text):
         tokens.extend(_latin_tokens(text[pos : match.start()]))
-        for word in _jieba().lcut(match.group(), HMM=False):
-            if word not in ZH_STOP:
-                tokens.append(word)
+        run = match.group()
+        tokens.extend(w for w in _jieba().lcut(run, HMM=False) if w not in ZH_STOP)
+        # character bigrams too (as Lucene's CJK analyzer does): they match across
+        # segmentation differences ("可以退货" vs "可以 / 退货吗")
+        tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
         pos = match.end()
     tokens.extend(_latin_tokens(text[pos:]))
     return tokens

