@@ -99,6 +99,21 @@ def test_similar_questions_are_closer_than_unrelated_ones(embedder: OnnxInt8Embe
     assert float(query @ delivery) > float(query @ password) + 0.1
 
 
+def test_coverage_matches_the_torch_backend(
+    embedder: OnnxInt8Embedder, reference: SentenceTransformerEmbedder
+) -> None:
+    texts = [
+        "where is my parcel",
+        "ᚠᚢᚦ ✓",
+        "退货 refund 😀",
+        "",
+        " ".join(["word"] * 400),
+    ]
+    ours = embedder.coverage(texts)
+    np.testing.assert_allclose(ours, reference.coverage(texts), atol=1e-6)
+    assert ours[0] == 1.0 and ours[1] < 0.5 and ours[3] == 1.0
+
+
 def test_first_use_records_the_agreement_and_leaves_only_the_model(
     embedder: OnnxInt8Embedder, onnx_cache: Path
 ) -> None:

