@@ -3,8 +3,9 @@
 Each intent of CLINC150 and Banking77 becomes one FAQ entry whose question variants are its
 training utterances; the test utterances are the queries. A query is answered correctly when
 the retrieved entry is its intent. Nothing is tuned on these sets: every system runs with
-shopbot's defaults (RRF k=60, 50 candidates per side), and all three index exactly the same
-texts (the variants; answers are not indexed here since the sets have none).
+shopbot's defaults (50 candidates per side; the lexical weight of score fusion calibrated by
+leave-one-out over the FAQ variants themselves, never the queries), and all systems index
+exactly the same texts: the variants (the sets have no answers to index).
 
     python bench/retrieval.py [DATA_DIR] [--backend auto|onnx-int8|sentence-transformers]
 
@@ -19,6 +20,7 @@ import csv
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -124,9 +126,20 @@ def run_dataset(name: str, entries, queries, embedder: Embedder, workdir: Path) 
     hybrid_build = time.perf_counter() - start
     config = RetrievalConfig()
 
+    fusion = index.manifest["extras"]["fusion"]
+    print(
+        f"calibrated lexical weight {fusion['lexical_weight']} "
+        f"({fusion['method']} over {fusion['samples']} FAQ variants)",
+        flush=True,
+    )
     hybrid = HybridRetriever(index, embedder, config=config)
-    results["shopbot hybrid (dense+BM25, RRF)"] = evaluate(
+    results["shopbot hybrid (default: calibrated score fusion)"] = evaluate(
         lambda q: [h.doc_id for h in hybrid.retrieve(q, k=10)], queries
+    ) | {"build_s": hybrid_build}
+
+    rrf = HybridRetriever(index, embedder, config=RetrievalConfig(fusion="rrf"))
+    results["shopbot hybrid, plain RRF (k=60)"] = evaluate(
+        lambda q: [h.doc_id for h in rrf.retrieve(q, k=10)], queries
     ) | {"build_s": hybrid_build}
 
     dense = HybridRetriever(index, embedder, config=config, mode="dense")
@@ -180,20 +193,36 @@ def print_table(name: str, results: dict[str, dict]) -> None:
 
 
 # ---------------------------------------------------------------------------- embedders
-def embedder_throughput(sentences: list[str], cache_dir: Path) -> dict[str, dict]:
+def throughput(backend: str, sentences: list[str], cache_dir: Path) -> dict[str, float]:
+    """Batch rate and one-query latency of one backend (run alone in its own process:
+    torch and onnxruntime thread pools in one process slow each other down)."""
+    embedder = make_embedder(EmbedderConfig(backend=backend), cache_dir=cache_dir)
+    embedder.embed_documents(sentences[:64])  # warm up
+    start = time.perf_counter()
+    embedder.embed_documents(sentences, batch_size=64)
+    rate = len(sentences) / (time.perf_counter() - start)
+    single = []
+    for text in sentences[:300]:
+        t0 = time.perf_counter()
+        embedder.embed_query(text)
+        single.append((time.perf_counter() - t0) * 1000)
+    return {"sentences_per_s": rate, "query_ms_p50": statistics.median(single)}
+
+
+def embedder_throughput(data: Path, cache_dir: Path) -> dict[str, dict]:
     out = {}
     for backend in ("onnx-int8", "sentence-transformers"):
-        embedder = make_embedder(EmbedderConfig(backend=backend), cache_dir=cache_dir)
-        embedder.embed_documents(sentences[:64])  # warm up
-        start = time.perf_counter()
-        embedder.embed_documents(sentences, batch_size=64)
-        rate = len(sentences) / (time.perf_counter() - start)
-        single = []
-        for text in sentences[:300]:
-            t0 = time.perf_counter()
-            embedder.embed_query(text)
-            single.append((time.perf_counter() - t0) * 1000)
-        out[backend] = {"sentences_per_s": rate, "query_ms_p50": statistics.median(single)}
+        cmd = [
+            sys.executable,
+            __file__,
+            str(data),
+            "--throughput",
+            backend,
+            "--cache",
+            str(cache_dir),
+        ]
+        result = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        out[backend] = json.loads(result.stdout.strip().splitlines()[-1])
     print("\n| embedder backend | sentences/s (batch 64) | one query p50 ms |")
     print("|---|---|---|")
     for backend, r in out.items():
@@ -206,10 +235,16 @@ def main() -> None:
     parser.add_argument("data", nargs="?", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--backend", default="auto", help="embedder backend for the retrievers")
     parser.add_argument("--json", dest="json_out", help="also write the figures here")
+    parser.add_argument("--throughput", help=argparse.SUPPRESS)  # internal: one backend
+    parser.add_argument("--cache", help=argparse.SUPPRESS)
     args = parser.parse_args()
     data = Path(args.data)
     if not (data / "clinc150").is_dir():
         sys.exit(f"no CLINC150 under {data}: pass the shared data folder as the first argument")
+    if args.throughput:
+        sentences = [text for text, _ in load_clinc(data)[1][:2000]]
+        print(json.dumps(throughput(args.throughput, sentences, Path(args.cache))))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         embedder = make_embedder(EmbedderConfig(backend=args.backend), cache_dir=workdir / "models")
@@ -218,8 +253,8 @@ def main() -> None:
         clinc = load_clinc(data)
         report["clinc150"] = run_dataset("CLINC150", *clinc, embedder, workdir)
         report["banking77"] = run_dataset("Banking77", *load_banking(data), embedder, workdir)
-        sentences = [text for text, _ in clinc[1][:2000]]
-        report["embedders"] = embedder_throughput(sentences, workdir / "models")
+        del embedder
+        report["embedders"] = embedder_throughput(data, workdir / "models")
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(report, indent=2), encoding="utf-8")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -352,6 +353,9 @@ class KnowledgeIndex:
         elif self.index_type == "hnsw":
             params = _search_params("hnsw", None, n)
         query = query.reshape(1, -1).astype(np.float32)
+        # one query is searched on one thread: OpenMP workers woken per query contend with
+        # the embedder's threads and cost more than they save (measured in bench/)
+        faiss.omp_set_num_threads(1)
         scores, ids = self.faiss_index.search(query, n, params=params)
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
@@ -377,6 +381,7 @@ def build_faiss(vectors: np.ndarray, kind: str) -> Any:
     import faiss
 
     dim = vectors.shape[1]
+    faiss.omp_set_num_threads(os.cpu_count() or 1)  # building is batch work: use every core
     if kind == "flat":
         index = faiss.IndexFlatIP(dim)
     elif kind == "hnsw":

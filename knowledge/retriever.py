@@ -166,6 +166,7 @@ class HybridRetriever(Retriever):
         dense: dict[int, tuple[float, int, int]] = {}  # chunk -> (score, best key, support)
         dense_order: list[int] = []
         qvec = None
+        floor = 0.0
         query_coverage = 1.0
         if self.mode != "lexical":
             query_coverage = float(self.embedder.coverage([query])[0])
@@ -173,18 +174,17 @@ class HybridRetriever(Retriever):
             qvec = self.embedder.embed_query(query)
             allowed = None if key_mask is None else np.flatnonzero(key_mask)
             rows, scores = self.index.dense_search(qvec, n * 4, allowed=allowed)
+            if len(scores):
+                # bound for chunks the search did not return (key coverage is at most 1)
+                floor = float(scores.min()) * query_coverage
             # a text the model does not understand embeds close to every other such text
             scores = scores * query_coverage * self.index.key_coverage[rows]
-            for row, score in zip(rows.tolist(), scores.tolist(), strict=True):
-                pos = int(self.index.key_chunk[row])
-                if pos in dense:
-                    best, key, support = dense[pos]
-                    if score > best:
-                        dense[pos] = (float(score), row, support + 1)
-                    else:
-                        dense[pos] = (best, key, support + 1)
-                else:
-                    dense[pos] = (float(score), row, 1)
+            order = np.argsort(-scores, kind="stable")
+            rows, scores = rows[order], scores[order]
+            chunks = self.index.key_chunk[rows]
+            uniq, first, counts = np.unique(chunks, return_index=True, return_counts=True)
+            for pos, i, count in zip(uniq.tolist(), first.tolist(), counts.tolist(), strict=True):
+                dense[pos] = (float(scores[i]), int(rows[i]), count)
             dense_order = sorted(dense, key=lambda p: -dense[p][0])[:n]
 
         lexical_order: list[int] = []
@@ -201,20 +201,35 @@ class HybridRetriever(Retriever):
                 ].tolist()
 
         candidates = list(dict.fromkeys(dense_order + lexical_order))
-        if qvec is not None:  # lexical-only candidates still get their exact dense score
-            for pos in candidates:
-                if pos not in dense:
-                    rows = self.index.key_rows(pos)
-                    sims = self.index.vectors[rows] @ qvec
-                    sims *= query_coverage * self.index.key_coverage[rows]
-                    dense[pos] = (float(sims.max()), int(rows[int(sims.argmax())]), 0)
         ranks = (
             {p: r for r, p in enumerate(dense_order, 1)},
             {p: r for r, p in enumerate(lexical_order, 1)},
         )
-        fused = self._fuse(candidates, dense, chunk_lex, ranks)
-        order = sorted(candidates, key=lambda p: (-fused[p], ranks[0].get(p, 1 << 30)))
+        # A lexical-only candidate's dense score is at most the lowest key score the dense
+        # search returned; rank with that bound and compute exact scores only for the
+        # candidates that reach the top k (a few small matrix products, not one per key).
+        bound = {p: (floor, -1, 0) for p in candidates if p not in dense}
+        while True:
+            fused = self._fuse(candidates, dense | bound, chunk_lex, ranks)
+            order = sorted(candidates, key=lambda p: (-fused[p], ranks[0].get(p, 1 << 30)))
+            pending = [p for p in order[:k] if p in bound]
+            if not pending:
+                break
+            for pos in pending:
+                del bound[pos]
+                dense[pos] = self._exact_dense(pos, qvec, query_coverage)
         return [self._hit(p, fused[p], dense, chunk_lex, key_scores, ranks) for p in order[:k]]
+
+    def _exact_dense(
+        self, pos: int, qvec: np.ndarray | None, query_coverage: float
+    ) -> tuple[float, int, int]:
+        """(best discounted cosine, its key row, 0) for one chunk; zeros without a query."""
+        if qvec is None:
+            return (0.0, -1, 0)
+        rows = self.index.key_rows(pos)
+        sims = (self.index.vectors[rows] @ qvec) * query_coverage * self.index.key_coverage[rows]
+        best = int(np.argmax(sims))
+        return (float(sims[best]), int(rows[best]), 0)
 
     def _fuse(
         self,
