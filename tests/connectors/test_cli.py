@@ -1,0 +1,108 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from connectors.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def config_file(store_dir: Path) -> Path:
+    path = store_dir / "config.yaml"
+    path.write_text(
+        "knowledge:\n"
+        "  sources:\n"
+        "    - {type: faq, path: faq.csv}\n"
+        "    - {type: catalog, path: catalog.csv}\n"
+        "    - {type: pages, path: policies, kind: policy}\n"
+        "  index_dir: index\n"
+        "embedder: {backend: fake}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_index_then_search(config_file):
+    first = run("index", "--config", str(config_file))
+    assert first.exit_code == 0, first.output
+    assert "added 10, updated 0, removed 0, unchanged 0" in first.output
+    second = run("index", "--config", str(config_file))
+    assert "up to date" in second.output and "unchanged 10" in second.output
+
+    result = run("search", "How long does delivery take?", "--config", str(config_file), "--json")
+    hits = json.loads(result.output)
+    assert hits[0]["doc_id"] == "faq:ship-time"
+    assert {"score", "dense_score", "lexical_score"} <= set(hits[0])
+
+    table = run("search", "jacket", "--config", str(config_file), "--kind", "product", "--in-stock")
+    assert "KR-JKT-001" in table.output and "KR-JKT-002" not in table.output
+
+
+def test_search_builds_a_missing_index(config_file):
+    result = run("search", "可以退货吗", "--config", str(config_file), "--json", "-k", "1")
+    assert json.loads(result.output)[0]["doc_id"] == "faq:zh-return"
+
+
+def test_malformed_file_fails_clearly_and_keeps_the_index(config_file, store_dir):
+    assert run("index", "--config", str(config_file)).exit_code == 0
+    faq = store_dir / "faq.csv"
+    faq.write_text(faq.read_text(encoding="utf-8") + "broken,Q?,Other answer\nbroken,Q2?,Else\n")
+    result = run("index", "--config", str(config_file))
+    assert result.exit_code == 1
+    assert "faq.csv, line 18" in result.output and "different answer" in result.output
+    assert "Traceback" not in result.output
+    # the previous index still answers
+    ok = run("search", "PayPal", "--config", str(config_file), "--json", "-k", "1")
+    assert json.loads(ok.output)[0]["doc_id"] == "faq:pay"
+
+
+def test_bad_config_exits_non_zero_with_the_fix(tmp_path):
+    bad = tmp_path / "config.yaml"
+    bad.write_text("embedder:\n  backend: onxx\n", encoding="utf-8")
+    result = run("index", "--config", str(bad))
+    assert result.exit_code == 1
+    assert "line 2: embedder.backend" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unknown_mode_is_rejected(config_file):
+    result = run("search", "x", "--config", str(config_file), "--mode", "magic")
+    assert result.exit_code == 1 and "--mode must be" in result.output
+
+
+def test_help_explains_the_commands():
+    result = run("--help")
+    assert "index" in result.output and "search" in result.output
+
+
+@pytest.mark.slow
+def test_fresh_checkout_flow_with_the_real_default_model(tmp_path):
+    """As a new user: no config file, the bundled demo store, the default (ONNX int8) model."""
+    env_cmd = [sys.executable, "-m", "connectors.cli"]
+    root = Path(__file__).resolve().parents[2]
+    index = subprocess.run(
+        [*env_cmd, "index"], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
+    )
+    assert index.returncode == 0, index.stderr
+    assert "index rebuilt" in index.stdout
+    for query, expected in (
+        ("how long does delivery take", "faq:delivery-times"),
+        ("可以退货吗", "faq:zh-return-window"),
+    ):
+        found = subprocess.run(
+            [*env_cmd, "search", query, "--json", "-k", "3"], cwd=tmp_path, capture_output=True,
+            text=True, timeout=300,
+            env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
+        )
+        assert found.returncode == 0, found.stderr
+        assert json.loads(found.stdout)[0]["doc_id"] == expected
