@@ -89,7 +89,9 @@ def _csv_rows(path: Path, text: str) -> list[tuple[dict[str, str], int]]:
         for row in reader:
             if not any(cell.strip() for cell in row):
                 continue
-            if len(row) != len(header):
+            if len(row) < len(header):  # trailing empty cells left out: pad them
+                row = row + [""] * (len(header) - len(row))
+            if len(row) > len(header):
                 raise LoadError(
                     path,
                     f"expected {len(header)} fields, found {len(row)}: quote values that "

@@ -133,7 +133,9 @@ def _parse_csv(path: Path, text: str) -> list[_Entry]:
             line = reader.line_num
             if not any(cell.strip() for cell in row):
                 continue
-            if len(row) != len(columns):
+            if len(row) < len(columns):  # trailing empty cells left out: pad them
+                row = row + [""] * (len(columns) - len(row))
+            if len(row) > len(columns):
                 raise LoadError(
                     path,
                     f"expected {len(columns)} fields, found {len(row)}: quote values that "

@@ -55,7 +55,7 @@ def test_search_builds_a_missing_index(config_file):
 def test_malformed_file_fails_clearly_and_keeps_the_index(config_file, store_dir):
     assert run("index", "--config", str(config_file)).exit_code == 0
     faq = store_dir / "faq.csv"
-    faq.write_text(faq.read_text(encoding="utf-8") + "broken,Q?,Other answer\nbroken,Q2?,Else\n")
+    faq.write_text(faq.read_text(encoding="utf-8") + "broken,Q?,Other answer,\nbroken,Q2?,Else,\n")
     result = run("index", "--config", str(config_file))
     assert result.exit_code == 1
     assert "faq.csv, line 18" in result.output and "different answer" in result.output
@@ -90,7 +90,11 @@ def test_fresh_checkout_flow_with_the_real_default_model(tmp_path):
     env_cmd = [sys.executable, "-m", "connectors.cli"]
     root = Path(__file__).resolve().parents[2]
     index = subprocess.run(
-        [*env_cmd, "index"], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        [*env_cmd, "index"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
         env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
     )
     assert index.returncode == 0, index.stderr
@@ -100,8 +104,11 @@ def test_fresh_checkout_flow_with_the_real_default_model(tmp_path):
         ("可以退货吗", "faq:zh-return-window"),
     ):
         found = subprocess.run(
-            [*env_cmd, "search", query, "--json", "-k", "3"], cwd=tmp_path, capture_output=True,
-            text=True, timeout=300,
+            [*env_cmd, "search", query, "--json", "-k", "3"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
             env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
         )
         assert found.returncode == 0, found.stderr

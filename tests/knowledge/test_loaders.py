@@ -227,3 +227,9 @@ def test_pages_markdown_html_and_text(tmp_path):
 def test_empty_page_is_an_error(tmp_path):
     with pytest.raises(LoadError, match="empty"):
         load_pages(write(tmp_path / "e.md", "   \n"))
+
+
+def test_rows_may_leave_out_trailing_empty_cells(tmp_path):
+    path = write(tmp_path / "faq.csv", "id,question,answer,category\na,Q?,A.\na,Q2?\n")
+    (doc,) = load_faq(path)
+    assert doc.metadata["questions"] == ["Q?", "Q2?"] and "category" not in doc.metadata
