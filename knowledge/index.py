@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,15 @@ class KnowledgeIndex:
         # keys are stored grouped by chunk: chunk i owns rows key_starts[i]:key_starts[i+1]
         self.key_starts = np.searchsorted(key_chunk, np.arange(len(chunks))).astype(np.int64)
         self._key_ends = np.append(self.key_starts[1:], len(key_chunk))
+
+    @cached_property
+    def token_df(self) -> dict[str, int]:
+        """In how many keys each lexical token occurs."""
+        df: dict[str, int] = {}
+        for tokens in self.key_tokens:
+            for token in set(tokens):
+                df[token] = df.get(token, 0) + 1
+        return df
 
     def key_rows(self, pos: int) -> np.ndarray:
         """Rows of chunk ``pos``'s keys."""
@@ -328,11 +338,36 @@ class KnowledgeIndex:
         """Store a small JSON value with the index (e.g. calibrated thresholds); call save()."""
         self.manifest.setdefault("extras", {})[name] = value
 
+    def write_extra(self, name: str, value: Any) -> None:
+        """Add a small JSON value to the live version on disk without rewriting it.
+
+        The file is written beside the version's data and renamed into place, so readers
+        see it whole or not at all; the content it describes is unchanged.
+        """
+        self.set_extra(name, value)
+        if self.path is None:
+            return
+        version = VersionedDir(self.path).current()
+        if version is None:
+            return
+        target = version / f"extra-{name}.json"
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(json.dumps(value, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, target)
+
     # ------------------------------------------------------------------ searching
     def dense_search(
-        self, query: np.ndarray, n: int, *, allowed: np.ndarray | None = None
+        self,
+        query: np.ndarray,
+        n: int,
+        *,
+        allowed: np.ndarray | None = None,
+        exclude: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top ``n`` keys by inner product: (key rows, scores), best first."""
+        """Top ``n`` keys by inner product: (key rows, scores), best first.
+
+        ``allowed`` restricts the search to those rows; ``exclude`` leaves a few rows out.
+        """
         import faiss
 
         if query.shape[-1] != self.dim:
@@ -356,9 +391,14 @@ class KnowledgeIndex:
         # one query is searched on one thread: OpenMP workers woken per query contend with
         # the embedder's threads and cost more than they save (measured in bench/)
         faiss.omp_set_num_threads(1)
-        scores, ids = self.faiss_index.search(query, n, params=params)
+        extra = 0 if exclude is None else len(exclude)
+        scores, ids = self.faiss_index.search(
+            query, min(n + extra, len(self.vectors)), params=params
+        )
         keep = ids[0] >= 0
-        return ids[0][keep], scores[0][keep]
+        if extra:
+            keep &= ~np.isin(ids[0], exclude)
+        return ids[0][keep][:n], scores[0][keep][:n]
 
     def lexical_scores(self, tokens: list[str]) -> np.ndarray:
         """BM25 score of every key for the query tokens (zeros when none is known)."""
@@ -492,6 +532,12 @@ def _check_compatible(manifest: dict[str, Any], embedder: Embedder, where: Path 
 
 
 def _load_version(version: Path, manifest: dict[str, Any]) -> KnowledgeIndex:
+    for extra in version.glob("extra-*.json"):
+        try:
+            value = json.loads(extra.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue  # a calibration that cannot be read is recomputed
+        manifest.setdefault("extras", {})[extra.stem[len("extra-") :]] = value
     import bm25s
     import faiss
 

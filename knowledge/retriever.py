@@ -79,6 +79,17 @@ class Hit:
         }
 
 
+@dataclass
+class Retrieval:
+    """A query's hits with the query-side evidence: its lexical tokens and how much of it
+    the embedding model understands (0..1)."""
+
+    query: str
+    hits: list[Hit]
+    tokens: list[str]
+    coverage: float
+
+
 class Retriever(ABC):
     """Public ``retrieve`` validates and normalises; subclasses implement ``_retrieve``."""
 
@@ -159,21 +170,63 @@ class HybridRetriever(Retriever):
         return float(fusion.get("lexical_weight", FALLBACK_WEIGHT))
 
     def _retrieve(self, query: str, *, k: int, filters: dict[str, Any]) -> list[Hit]:
-        chunk_mask = self.allowed_chunks(filters)
+        return self.query(query, k=k, filters=filters).hits
+
+    def query(
+        self, query: str, *, k: int | None = None, filters: Mapping[str, Any] | None = None
+    ) -> Retrieval:
+        """Like ``retrieve``, also returning the query's tokens and model coverage (the
+        evidence a confidence estimate needs besides the hits)."""
+        query = query.strip()[:MAX_QUERY_CHARS]
+        k = self.default_k if k is None else k
+        qvec, query_coverage = None, 1.0
+        if self.mode != "lexical" and query:
+            query_coverage = float(self.embedder.coverage([query])[0])
+            if query_coverage > 0:
+                qvec = self.embedder.embed_query(query)
+        tokens = tokenize(query) if self.mode != "dense" else []
+        hits = (
+            self.search(
+                qvec, tokens, query_coverage=query_coverage, k=k, filters=dict(filters or {})
+            )
+            if query
+            else []
+        )
+        return Retrieval(query, hits, tokens, query_coverage)
+
+    def search(
+        self,
+        qvec: np.ndarray | None,
+        tokens: list[str],
+        *,
+        query_coverage: float = 1.0,
+        k: int = 5,
+        filters: dict[str, Any] | None = None,
+        exclude_rows: np.ndarray | None = None,
+    ) -> list[Hit]:
+        """Search with an embedded, tokenised query (``retrieve`` does both for text).
+
+        ``exclude_rows`` leaves key rows out of both indexes: calibration uses it to ask the
+        index a question taken from the index itself.
+        """
+        chunk_mask = self.allowed_chunks(filters or {})
         key_mask = None if chunk_mask is None else chunk_mask[self.index.key_chunk]
+        if exclude_rows is not None and len(exclude_rows):
+            key_mask = np.ones(len(self.index.key_chunk), bool) if key_mask is None else key_mask
+            key_mask = key_mask.copy()
+            key_mask[exclude_rows] = False
         n = max(self.config.candidates, k)
 
         dense: dict[int, tuple[float, int, int]] = {}  # chunk -> (score, best key, support)
         dense_order: list[int] = []
-        qvec = None
         floor = 0.0
-        query_coverage = 1.0
-        if self.mode != "lexical":
-            query_coverage = float(self.embedder.coverage([query])[0])
-        if self.mode != "lexical" and query_coverage > 0:
-            qvec = self.embedder.embed_query(query)
-            allowed = None if key_mask is None else np.flatnonzero(key_mask)
-            rows, scores = self.index.dense_search(qvec, n * 4, allowed=allowed)
+        if self.mode != "lexical" and qvec is not None and query_coverage > 0:
+            rows, scores = self.index.dense_search(
+                qvec,
+                n * 4,
+                allowed=None if chunk_mask is None else np.flatnonzero(key_mask),
+                exclude=None if chunk_mask is not None else exclude_rows,
+            )
             if len(scores):
                 # bound for chunks the search did not return (key coverage is at most 1)
                 floor = float(scores.min()) * query_coverage
@@ -190,7 +243,7 @@ class HybridRetriever(Retriever):
         lexical_order: list[int] = []
         key_scores = chunk_lex = np.zeros(0, dtype=np.float32)
         if self.mode != "dense":
-            key_scores = self.index.lexical_scores(tokenize(query))
+            key_scores = self.index.lexical_scores(tokens)
             if key_mask is not None:
                 key_scores = np.where(key_mask, key_scores, np.float32(0.0))
             chunk_lex = np.maximum.reduceat(key_scores, self.index.key_starts)

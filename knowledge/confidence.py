@@ -1,0 +1,271 @@
+"""How sure is retrieval that its top hit answers the question? Calibrated per store.
+
+One similarity threshold tells in-scope from out-of-scope questions poorly, so the confidence
+weighs several pieces of evidence: the top hit's dense score and its margin to the next
+document, the fused score and its margin, how much of the query the hit's keys share
+lexically, how many of an FAQ entry's variants agree, and how much of the query the embedding
+model understands. A logistic model over these is fitted on questions taken from the store's
+own knowledge, never on test queries:
+
+- leave-one-out: each sampled FAQ variant is held out and asked; the label says whether the
+  top hit is its own entry (in-scope questions, answered right or wrong);
+- leave-entry-out: a variant is asked with its whole entry removed, so no right answer exists
+  (the nearest thing to an out-of-scope question the store's data can give).
+
+One more piece of evidence is the share of the query's words that appear nowhere in the
+store's knowledge ("bitcoin" in a store that never mentions it): in leave-entry-out questions
+the words only the removed entry used are unknown in just that way.
+
+The acceptance threshold maximises the Matthews correlation between "accept" and "right" on
+those questions. Model and threshold are stored with the index.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+FEATURES = (
+    "dense",
+    "dense_margin",
+    "fused",
+    "fused_margin",
+    "lexical_overlap",
+    "support",
+    "coverage",
+    "unknown_words",
+)
+MIN_SAMPLES = 40
+MAX_HELD_OUT = 1500
+MAX_ENTRIES_OUT = 600
+
+
+def hit_features(
+    index: Any,
+    hits: Sequence[Any],
+    tokens: Sequence[str],
+    coverage: float,
+    *,
+    exclude: frozenset[int] = frozenset(),
+) -> np.ndarray:
+    """The evidence vector for the top hit of one query (zeros when there is no hit).
+
+    ``exclude``: key rows held out of the index for calibration; they must not count.
+    """
+    if not hits:
+        return np.zeros(len(FEATURES), dtype=np.float64)
+    top = hits[0]
+    second = next((h for h in hits[1:] if h.doc_id != top.doc_id), None)
+    query_tokens = set(tokens)
+    df = index.token_df
+    held_out = Counter(t for row in exclude for t in set(index.key_tokens[row]))
+    unknown = sum(1 for t in query_tokens if df.get(t, 0) - held_out.get(t, 0) <= 0)
+    overlap = 0.0
+    if query_tokens:
+        for row in index.key_rows(index.chunk_pos[top.chunk_id]).tolist():
+            if row not in exclude:
+                shared = len(query_tokens.intersection(index.key_tokens[row]))
+                overlap = max(overlap, shared / len(query_tokens))
+    return np.array(
+        [
+            top.dense_score,
+            top.dense_score - (second.dense_score if second else 0.0),
+            top.score,
+            top.score - (second.score if second else 0.0),
+            overlap,
+            math.log1p(top.support),
+            coverage,
+            unknown / len(query_tokens) if query_tokens else 0.0,
+        ],
+        dtype=np.float64,
+    )
+
+
+class ConfidenceModel:
+    """Logistic model over FEATURES plus the acceptance threshold."""
+
+    def __init__(
+        self,
+        *,
+        weights: Sequence[float],
+        bias: float,
+        mean: Sequence[float],
+        scale: Sequence[float],
+        threshold: float,
+        method: str = "leave-one-out",
+        stats: dict[str, Any] | None = None,
+    ) -> None:
+        self.weights = np.asarray(weights, dtype=np.float64)
+        self.bias = float(bias)
+        self.mean = np.asarray(mean, dtype=np.float64)
+        self.scale = np.asarray(scale, dtype=np.float64)
+        self.threshold = float(threshold)
+        self.method = method
+        self.stats = stats or {}
+
+    def probability(self, features: np.ndarray) -> np.ndarray | float:
+        z = ((features - self.mean) / self.scale) @ self.weights + self.bias
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def score(
+        self, index: Any, hits: Sequence[Any], tokens: Sequence[str], coverage: float
+    ) -> float:
+        if not hits:
+            return 0.0
+        return float(self.probability(hit_features(index, hits, tokens, coverage)))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "features": list(FEATURES),
+            "weights": [round(float(w), 6) for w in self.weights],
+            "bias": round(self.bias, 6),
+            "mean": [round(float(m), 6) for m in self.mean],
+            "scale": [round(float(s), 6) for s in self.scale],
+            "threshold": round(self.threshold, 6),
+            "method": self.method,
+            "stats": self.stats,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ConfidenceModel:
+        if list(data.get("features", [])) != list(FEATURES):
+            return cls.fallback()  # calibrated by another shopbot version
+        return cls(
+            weights=data["weights"],
+            bias=data["bias"],
+            mean=data["mean"],
+            scale=data["scale"],
+            threshold=data["threshold"],
+            method=data.get("method", "leave-one-out"),
+            stats=data.get("stats"),
+        )
+
+    @classmethod
+    def fallback(cls) -> ConfidenceModel:
+        """For stores too small to learn from: trust the dense score and the lexical overlap
+        (probability 0.5 at cosine 0.6 with half the query's words shared)."""
+        weights = np.zeros(len(FEATURES))
+        weights[FEATURES.index("dense")] = 10.0
+        weights[FEATURES.index("lexical_overlap")] = 4.0
+        return cls(
+            weights=weights,
+            bias=-8.0,
+            mean=np.zeros(len(FEATURES)),
+            scale=np.ones(len(FEATURES)),
+            threshold=0.5,
+            method="fallback",
+        )
+
+
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, *, l2: float = 1.0, steps: int = 50
+) -> tuple[np.ndarray, float]:
+    """Class-balanced, L2-regularised logistic regression by Newton's method."""
+    n, d = x.shape
+    xb = np.hstack([x, np.ones((n, 1))])
+    positives = max(y.sum(), 1.0)
+    negatives = max(n - y.sum(), 1.0)
+    sample_weight = np.where(y == 1, n / (2 * positives), n / (2 * negatives))
+    w = np.zeros(d + 1)
+    reg = np.full(d + 1, l2)
+    reg[-1] = 0.0  # the bias is not regularised
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-(xb @ w)))
+        gradient = xb.T @ (sample_weight * (p - y)) + reg * w
+        hessian = (xb * (sample_weight * p * (1 - p))[:, None]).T @ xb + np.diag(reg)
+        step = np.linalg.solve(hessian + 1e-9 * np.eye(d + 1), gradient)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w[:-1], float(w[-1])
+
+
+def best_threshold(probability: np.ndarray, label: np.ndarray) -> tuple[float, float]:
+    """The cut on ``probability`` that maximises MCC of (accept) vs (label); and that MCC."""
+    best = (0.5, -1.0)
+    for cut in np.unique(np.round(probability, 4)):
+        accept = probability >= cut
+        mcc = matthews(accept, label.astype(bool))
+        if mcc > best[1]:
+            best = (float(cut), mcc)
+    return best
+
+
+def matthews(predicted: np.ndarray, actual: np.ndarray) -> float:
+    tp = float(np.sum(predicted & actual))
+    tn = float(np.sum(~predicted & ~actual))
+    fp = float(np.sum(predicted & ~actual))
+    fn = float(np.sum(~predicted & actual))
+    denominator = math.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    return (tp * tn - fp * fn) / denominator if denominator else 0.0
+
+
+def calibration_set(retriever: Any, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(features, labels) from questions taken out of the index itself."""
+    from knowledge.calibration import heldout_rows
+
+    index = retriever.index
+    rng = np.random.default_rng(seed)
+    rows = heldout_rows(index)
+    if len(rows) > MAX_HELD_OUT:
+        rows = np.sort(rng.choice(rows, MAX_HELD_OUT, replace=False))
+    features, labels = [], []
+
+    def ask(row: int, exclude: np.ndarray) -> tuple[list[Any], np.ndarray]:
+        hits = retriever.search(
+            index.vectors[row],
+            list(index.key_tokens[row]),
+            query_coverage=float(index.key_coverage[row]),
+            k=5,
+            exclude_rows=exclude,
+        )
+        evidence = hit_features(
+            index,
+            hits,
+            index.key_tokens[row],
+            float(index.key_coverage[row]),
+            exclude=frozenset(exclude.tolist()),
+        )
+        return hits, evidence
+
+    for row in rows.tolist():
+        hits, evidence = ask(row, np.array([row]))
+        right = bool(hits) and index.chunk_pos[hits[0].chunk_id] == index.key_chunk[row]
+        features.append(evidence)
+        labels.append(1.0 if right else 0.0)
+    entries = np.unique(index.key_chunk[rows]) if len(rows) else np.zeros(0, dtype=np.int64)
+    if len(entries) > MAX_ENTRIES_OUT:
+        entries = rng.choice(entries, MAX_ENTRIES_OUT, replace=False)
+    for pos in entries.tolist():
+        own = index.key_rows(pos)
+        questions = [r for r in own.tolist() if index.key_kind[r] == "question"]
+        _, evidence = ask(int(rng.choice(questions)), own)
+        features.append(evidence)
+        labels.append(0.0)
+    return np.array(features).reshape(-1, len(FEATURES)), np.array(labels)
+
+
+def calibrate_confidence(retriever: Any, *, seed: int = 0) -> ConfidenceModel:
+    """Fit the confidence model and its threshold on the retriever's own index."""
+    x, y = calibration_set(retriever, seed=seed)
+    if len(y) < MIN_SAMPLES or y.sum() < 5 or (len(y) - y.sum()) < 5:
+        model = ConfidenceModel.fallback()
+        model.stats = {"samples": len(y)}
+        return model
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    weights, bias = fit_logistic((x - mean) / scale, y)
+    model = ConfidenceModel(weights=weights, bias=bias, mean=mean, scale=scale, threshold=0.5)
+    probability = model.probability(x)
+    model.threshold, mcc = best_threshold(np.asarray(probability), y)
+    model.stats = {
+        "samples": len(y),
+        "right": int(y.sum()),
+        "calibration_mcc": round(mcc, 4),
+    }
+    return model
