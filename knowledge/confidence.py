@@ -96,6 +96,8 @@ class ConfidenceModel:
         mean: Sequence[float],
         scale: Sequence[float],
         threshold: float,
+        high: float | None = None,
+        low: float | None = None,
         method: str = "leave-one-out",
         stats: dict[str, Any] | None = None,
     ) -> None:
@@ -104,6 +106,10 @@ class ConfidenceModel:
         self.mean = np.asarray(mean, dtype=np.float64)
         self.scale = np.asarray(scale, dtype=np.float64)
         self.threshold = float(threshold)
+        #: above this, answers were right at least 90% of the time in calibration
+        self.high = float(high if high is not None else max(threshold, 0.9))
+        #: below this, fewer than 10% of right answers fall: a clarifying question is not worth it
+        self.low = float(low if low is not None else threshold / 2)
         self.method = method
         self.stats = stats or {}
 
@@ -126,6 +132,8 @@ class ConfidenceModel:
             "mean": [round(float(m), 6) for m in self.mean],
             "scale": [round(float(s), 6) for s in self.scale],
             "threshold": round(self.threshold, 6),
+            "high": round(self.high, 6),
+            "low": round(self.low, 6),
             "method": self.method,
             "stats": self.stats,
         }
@@ -140,6 +148,8 @@ class ConfidenceModel:
             mean=data["mean"],
             scale=data["scale"],
             threshold=data["threshold"],
+            high=data.get("high"),
+            low=data.get("low"),
             method=data.get("method", "leave-one-out"),
             stats=data.get("stats"),
         )
@@ -193,6 +203,23 @@ def best_threshold(probability: np.ndarray, label: np.ndarray) -> tuple[float, f
         if mcc > best[1]:
             best = (float(cut), mcc)
     return best
+
+
+def precision_cut(probability: np.ndarray, label: np.ndarray, target: float) -> float:
+    """The lowest cut above which at least ``target`` of accepted answers are right."""
+    for cut in np.unique(np.round(probability, 4)):
+        accepted = probability >= cut
+        if accepted.any() and label[accepted].mean() >= target:
+            return float(cut)
+    return 1.0
+
+
+def recall_cut(probability: np.ndarray, label: np.ndarray, target: float) -> float:
+    """The highest cut that still keeps ``target`` of the right answers above it."""
+    right = np.sort(probability[label == 1])
+    if not len(right):
+        return 0.0
+    return float(right[int(np.floor((1 - target) * len(right)))])
 
 
 def matthews(predicted: np.ndarray, actual: np.ndarray) -> float:
@@ -262,7 +289,10 @@ def calibrate_confidence(retriever: Any, *, seed: int = 0) -> ConfidenceModel:
     weights, bias = fit_logistic((x - mean) / scale, y)
     model = ConfidenceModel(weights=weights, bias=bias, mean=mean, scale=scale, threshold=0.5)
     probability = model.probability(x)
-    model.threshold, mcc = best_threshold(np.asarray(probability), y)
+    probability = np.asarray(probability)
+    model.threshold, mcc = best_threshold(probability, y)
+    model.high = max(model.threshold, precision_cut(probability, y, 0.9))
+    model.low = min(model.threshold, recall_cut(probability, y, 0.90))
     model.stats = {
         "samples": len(y),
         "right": int(y.sum()),

@@ -85,6 +85,8 @@ class SentenceTransformerEmbedder(Embedder):
         )
 
     def coverage(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.ones(0, dtype=np.float32)
         tokenizer = self.model.tokenizer
         ids = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
         return unknown_share(ids, tokenizer.unk_token_id)

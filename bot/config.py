@@ -1,0 +1,76 @@
+"""Typed configuration of the answer side: the generator section (more sections to come)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+
+from knowledge.config import StrictModel
+
+
+class GeneratorConfig(StrictModel):
+    """Which chat model writes the answers and how to run it."""
+
+    backend: Literal["transformers", "openai", "fake"] = Field(
+        default="transformers",
+        description="transformers (a local model), openai (an OpenAI-compatible server), "
+        "fake (tests only)",
+    )
+    model: str = Field(
+        default="smollm2-135m",
+        description="transformers: a bundled model (smollm2-135m), a .gguf file or a local "
+        "model folder; openai: the model name the server knows",
+    )
+    gguf_file: str | None = Field(
+        default=None, description="the .gguf file to load from a model folder holding several"
+    )
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    context_window: int | None = Field(
+        default=None,
+        gt=0,
+        description="tokens of prompt plus reply; default: the model's own (openai: 8192)",
+    )
+    threads: int | None = Field(
+        default=None, gt=0, description="CPU threads for the local model; default: torch's"
+    )
+    max_new_tokens: int = Field(default=200, gt=0, description="longest reply, in tokens")
+    temperature: float = Field(default=0.0, ge=0, description="0 = greedy (deterministic)")
+    base_url: str | None = Field(
+        default=None,
+        description="openai: the API root, e.g. http://127.0.0.1:8080/v1",
+    )
+    api_key: SecretStr | None = Field(
+        default=None, description="openai: sent as a bearer token; masked in logs and errors"
+    )
+    timeout: float = Field(default=60, gt=0, description="openai: seconds to wait for a reply")
+
+
+class SessionsConfig(StrictModel):
+    """Where conversations are kept."""
+
+    backend: Literal["sqlite", "memory"] = "sqlite"
+    path: str = Field(default=".shopbot/sessions.db", description="sqlite: the database file")
+    max_turns: int | None = Field(default=None, gt=0, description="keep only the last N turns")
+
+
+class BotConfig(StrictModel):
+    """How the bot answers."""
+
+    k: int = Field(default=5, gt=0, description="passages retrieved per message")
+    max_failures: int = Field(
+        default=2, gt=0, description="don't-know turns in a row before handing off"
+    )
+    max_message_chars: int = Field(default=2000, gt=0, description="longest accepted message")
+    history_turns: int = Field(default=6, ge=0, description="turns of history in the prompt")
+    generate_languages: list[str] = Field(
+        default_factory=lambda: ["en"],
+        description="languages the generator writes well; others get a quoted source instead",
+    )
+    excerpt_chars: int = Field(default=600, gt=50, description="length of a quoted source")
+    messages: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="override canned texts per language, e.g. {zh: {handoff: ...}}",
+    )
+    generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
+    sessions: SessionsConfig = Field(default_factory=SessionsConfig)

@@ -1,0 +1,288 @@
+"""The answer engine: one customer message in, one grounded reply out.
+
+session = sessions.load(id)                         (SQLite by default)
+query   = standalone(history, text)                 (follow-ups become standalone)
+found   = retriever.query(query)                    (hybrid dense + BM25)
+action  = policy.decide(found, failures)            (calibrated confidence)
+reply   = canonical FAQ answer | generated answer citing [n] | clarify | don't know | handoff
+sessions.append(...)                                (PII redacted before it is stored)
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+
+from bot.config import BotConfig
+from bot.generators.base import Generator
+from bot.messages import Messages
+from bot.policy import Decision, Policy, wants_human
+from bot.privacy import Redactor
+from bot.prompts import PromptBuilder
+from bot.sessions import Session, SessionStore, Turn
+from bot.types import Citation, IncomingMessage, ProductCard, Reply
+from knowledge.kb import KnowledgeBase
+from knowledge.retriever import Hit
+from knowledge.text import detect_language, tokenize
+
+log = logging.getLogger(__name__)
+
+FOLLOW_UP = re.compile(
+    r"^\s*(and|also|what about|how about|same for|what if|for|or)\b"
+    r"|^\s*(那|还有|那么|如果是|那如果)",
+    re.IGNORECASE,
+)
+CITATION = re.compile(r"\[(\d{1,2})\]")
+
+
+def standalone(text: str, previous: str | None) -> str:
+    """A follow-up ("and for shoes?") is searched together with the question before it."""
+    if not previous:
+        return text
+    if FOLLOW_UP.search(text) or len(tokenize(text)) <= 1:
+        return f"{previous} {text}"
+    return text
+
+
+class Bot:
+    """Answers customer messages from a knowledge base; see the module docstring."""
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        *,
+        sessions: SessionStore,
+        config: BotConfig | None = None,
+        store_name: str = "our store",
+        generator: Generator | Callable[[], Generator] | None = None,
+        redactor: Redactor | None = None,
+    ) -> None:
+        self.kb = kb
+        self.sessions = sessions
+        self.config = config or BotConfig()
+        self.store_name = store_name
+        self.retriever = kb.retriever()
+        self.confidence = kb.confidence()
+        self.policy = Policy(self.confidence, index=kb.index, max_failures=self.config.max_failures)
+        self.messages = Messages(self.config.messages)
+        self.redactor = redactor or Redactor()
+        self._generator = generator
+
+    @property
+    def generator(self) -> Generator:
+        """The generative model, loaded on first use (FAQ answers never need it)."""
+        if self._generator is None:
+            from bot.generators import make_generator
+
+            self._generator = make_generator(self.config.generator)
+        elif callable(self._generator) and not isinstance(self._generator, Generator):
+            self._generator = self._generator()
+        return self._generator  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ public
+    def reply(self, message: IncomingMessage) -> Reply:
+        """Answer one message (the non-streaming form of ``stream``)."""
+        for event in self.stream(message):
+            if isinstance(event, Reply):
+                return event
+        raise RuntimeError("stream ended without a reply")  # pragma: no cover
+
+    def stream(self, message: IncomingMessage) -> Iterator[str | Reply]:
+        """Yield the reply's text as it is produced, then the complete ``Reply``."""
+        text = self._validate(message.text)
+        started = time.perf_counter()
+        session = self.sessions.load(
+            message.session_id, channel=message.channel, user_id=message.user_id
+        )
+        language = detect_language(text)
+        session.language = language
+        user_turn = Turn("user", self.redactor.redact(text), meta={"channel": message.channel})
+
+        if session.state == "handoff":  # a person has this conversation: stay silent
+            reply = Reply("", "handoff", 1.0, session.id, language, silent=True)
+            self._finish(session, user_turn, reply, started)
+            yield reply
+            return
+        if wants_human(text):
+            reply = self._handoff(session, language, "handoff", confidence=1.0)
+            yield reply.text
+            self._finish(session, user_turn, reply, started)
+            yield reply
+            return
+
+        previous = session.last_user_text()
+        found = self.retriever.query(standalone(text, previous), k=self.config.k)
+        decision = self.policy.decide(found, failures=session.failures)
+        if decision.action == "generate":
+            reply = yield from self._generate(text, decision, session, language)
+        else:
+            reply = self._respond(decision, session, language)
+            yield reply.text
+        reply.meta["reason"] = decision.reason
+        self._finish(session, user_turn, reply, started)
+        yield reply
+
+    # ------------------------------------------------------------------ paths
+    def _respond(self, decision: Decision, session: Session, language: str) -> Reply:
+        hits = decision.hits
+        if decision.action == "answer_faq":
+            top = hits[0]
+            session.failures = 0
+            return Reply(
+                top.text,
+                "answer_faq",
+                decision.confidence,
+                session.id,
+                language,
+                citations=[_citation(1, top)],
+            )
+        if decision.action == "clarify":
+            session.failures += 1
+            titles = list(dict.fromkeys(_topic(h).rstrip("?？!！. ") for h in hits[:3]))[:2]
+            joiner = self.messages.get("clarify_joiner", language)
+            text = self.messages.get("clarify", language, options=joiner.join(titles))
+            return Reply(text, "clarify", decision.confidence, session.id, language)
+        if decision.action == "handoff":
+            return self._handoff(
+                session, language, "handoff_after_failures", confidence=decision.confidence
+            )
+        session.failures += 1
+        text = self.messages.get("dont_know", language)
+        if decision.unknown_terms:
+            terms = ", ".join(f"“{t}”" for t in decision.unknown_terms[:3])
+            text = self.messages.get("unknown_terms", language, terms=terms) + " " + text
+        return Reply(text, "dont_know", decision.confidence, session.id, language)
+
+    def _handoff(self, session: Session, language: str, key: str, *, confidence: float) -> Reply:
+        session.state = "handoff"
+        session.failures = 0
+        text = self.messages.get(key, language)
+        return Reply(text, "handoff", confidence, session.id, language)
+
+    def _generate(
+        self, question: str, decision: Decision, session: Session, language: str
+    ) -> Iterator[str | Reply]:
+        sources = [h for h in decision.hits if h.kind != "faq" or h is decision.hits[0]]
+        session.failures = 0
+        if language not in self.config.generate_languages:
+            # the model cannot write this language well: quote the best source instead
+            top = sources[0]
+            text = self.messages.get("from_source", language, title=top.title)
+            text = f"{text}\n{_excerpt(top.text, self.config.excerpt_chars)}"
+            yield text
+            return Reply(
+                text,
+                "generate",
+                decision.confidence,
+                session.id,
+                language,
+                citations=[_citation(1, top)],
+                products=_products(sources),
+                meta={"extractive": True},
+            )
+        history = [(t.role, t.text) for t in session.recent(self.config.history_turns)]
+        builder = PromptBuilder(
+            self.generator,
+            store_name=self.store_name,
+            max_new_tokens=self.config.generator.max_new_tokens,
+        )
+        prompt = builder.build(question, sources, history)
+        pieces: list[str] = []
+        for piece in self.generator.stream(
+            prompt.messages,
+            max_new_tokens=self.config.generator.max_new_tokens,
+            temperature=self.config.generator.temperature,
+        ):
+            pieces.append(piece)
+            yield piece
+        text = "".join(pieces).strip()
+        cited = sorted(
+            {int(n) for n in CITATION.findall(text) if 0 < int(n) <= len(prompt.sources)}
+        )
+        if not cited:  # the answer came from the sources it was given: list the first
+            cited = [1]
+        stats = self.generator.last_stats
+        meta = {"prompt_tokens": prompt.prompt_tokens, "trimmed": prompt.trimmed}
+        if stats is not None:
+            meta.update(
+                completion_tokens=stats.completion_tokens,
+                first_token_s=stats.first_token_s,
+                generation_s=stats.total_s,
+            )
+        return Reply(
+            text,
+            "generate",
+            decision.confidence,
+            session.id,
+            language,
+            citations=[_citation(n, prompt.sources[n - 1]) for n in cited],
+            products=_products(prompt.sources),
+            meta=meta,
+        )
+
+    # ------------------------------------------------------------------ helpers
+    def _validate(self, text: str) -> str:
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("the message is empty: send the customer's text")
+        if len(text) > self.config.max_message_chars:
+            raise ValueError(
+                f"the message has {len(text)} characters, more than the limit of "
+                f"{self.config.max_message_chars} (bot.max_message_chars)"
+            )
+        return text.strip()
+
+    def _finish(self, session: Session, user_turn: Turn, reply: Reply, started: float) -> None:
+        reply.meta["latency_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        turns = [user_turn]
+        if not reply.silent:
+            turns.append(
+                Turn(
+                    "assistant",
+                    self.redactor.redact(reply.text),
+                    action=reply.action,
+                    confidence=round(reply.confidence, 4),
+                    citations=[
+                        {"n": c.n, "doc_id": c.doc_id, "title": c.title, "url": c.url}
+                        for c in reply.citations
+                    ],
+                )
+            )
+        self.sessions.append(session, *turns)
+
+
+def _topic(hit: Hit) -> str:
+    section = hit.metadata.get("section")
+    return f"{hit.title} › {section}" if section else hit.title
+
+
+def _citation(n: int, hit: Hit) -> Citation:
+    return Citation(
+        n=n,
+        doc_id=hit.doc_id,
+        title=hit.title,
+        url=hit.url,
+        score=round(hit.score, 4),
+        kind=hit.kind,
+        section=hit.metadata.get("section"),
+    )
+
+
+def _products(hits: list[Hit]) -> list[ProductCard]:
+    return [
+        ProductCard(
+            sku=h.metadata["sku"],
+            title=h.title,
+            price=h.metadata.get("price"),
+            currency=h.metadata.get("currency", ""),
+            url=h.url,
+            in_stock=bool(h.metadata.get("in_stock", True)),
+        )
+        for h in hits
+        if h.kind == "product"
+    ]
+
+
+def _excerpt(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

@@ -1,0 +1,50 @@
+"""The bot's own words (handoff, don't-know, clarification), in the customer's language.
+
+Config can override any of them per language (``bot.messages.zh.handoff: ...``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
+    "en": {
+        "handoff": "I'm connecting you with a member of our team. They'll reply here shortly.",
+        "handoff_after_failures": (
+            "I'm sorry I couldn't help with that. I'm passing your conversation to a member "
+            "of our team, who will reply here shortly."
+        ),
+        "dont_know": (
+            "I'm sorry, I don't have information about that. Could you rephrase your question, "
+            "or would you like me to connect you with a member of our team?"
+        ),
+        "unknown_terms": "I couldn't find anything about {terms} in our store information.",
+        "clarify": "Do you mean: {options}?",
+        "clarify_joiner": " or ",
+        "from_source": "From {title}:",
+    },
+    "zh": {
+        "handoff": "正在为您转接人工客服，请稍候，客服会在这里回复您。",
+        "handoff_after_failures": "抱歉没能解决您的问题，已为您转接人工客服，请稍候。",
+        "dont_know": (
+            "抱歉，我暂时没有这方面的信息。您可以换个说法再问一次，或者需要为您转接人工客服吗？"
+        ),
+        "unknown_terms": "抱歉，在我们的店铺信息中没有找到关于{terms}的内容。",
+        "clarify": "请问您是想了解：{options}？",
+        "clarify_joiner": "，还是",
+        "from_source": "根据《{title}》：",
+    },
+}
+
+
+class Messages:
+    """Looks up a canned text by language, falling back to English."""
+
+    def __init__(self, overrides: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        self.table = {lang: dict(texts) for lang, texts in DEFAULT_MESSAGES.items()}
+        for lang, texts in (overrides or {}).items():
+            self.table.setdefault(lang, {}).update(texts)
+
+    def get(self, key: str, language: str, **values: str) -> str:
+        text = self.table.get(language, {}).get(key) or self.table["en"][key]
+        return text.format(**values) if values else text

@@ -1,0 +1,109 @@
+"""The answer policy: which path a message takes, from the retrieval evidence.
+
+The confidence model (calibrated on the store's own knowledge, see
+``knowledge.confidence``) gives P(the top hit answers the question) with three cuts:
+
+- at or above ``threshold``: answer. An FAQ hit returns its canonical answer (no model
+  call); any other hit (a policy page, a product) gets an answer composed from the top
+  passages. When the question has words the store's knowledge never uses ("bitcoin"),
+  the bar is the stricter ``high`` cut: a near miss on a topic the store does not cover
+  must not be answered with a neighbouring entry.
+- between ``low`` and ``threshold``: a clarifying question naming the closest topics.
+- below ``low``: don't know; after ``max_failures`` such turns in a row, handoff.
+
+An explicit request for a person always hands off.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from knowledge.confidence import ConfidenceModel
+from knowledge.retriever import Hit, Retrieval
+from knowledge.text import tokenize
+
+# a Latin word, or one run of CJK characters (jieba splits it further)
+WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-]*|[\u3400-\u4dbf\u4e00-\u9fff]+")
+
+HANDOFF_PATTERNS = re.compile(
+    r"(\b(talk|speak|chat)\s+(to|with)\s+(a\s+|an\s+|the\s+|some\s*one\s*)?"
+    r"(human|person|agent|representative|rep|someone|real\s+person|operator|staff)\b"
+    r"|\b(human|live|real)\s+(agent|person|support|help)\b"
+    r"|\bcustomer\s+service\s+(agent|representative)\b"
+    r"|\b(get|give)\s+me\s+(a\s+)?(human|person|agent|representative)\b"
+    r"|^\s*(agent|human|representative|operator)\s*[.!?]*\s*$"
+    r"|转人工|人工客服|人工服务|找人工|真人客服|转接人工|要人工|接人工)",
+    re.IGNORECASE,
+)
+
+
+def wants_human(text: str) -> bool:
+    """An explicit request for a person ("talk to a human", "转人工")."""
+    return bool(HANDOFF_PATTERNS.search(text))
+
+
+@dataclass
+class Decision:
+    action: str  # answer_faq | generate | clarify | dont_know | handoff
+    confidence: float
+    hits: list[Hit] = field(default_factory=list)
+    unknown_terms: list[str] = field(default_factory=list)
+    reason: str = ""
+
+
+class Policy:
+    """Turns (retrieval, confidence) into a Decision. Stateless; the engine keeps counts."""
+
+    def __init__(self, model: ConfidenceModel, *, index: Any, max_failures: int = 2) -> None:
+        self.model = model
+        self.index = index
+        self.max_failures = max_failures
+
+    @cached_property
+    def _vocabulary(self) -> list[str]:
+        return sorted(self.index.token_df)
+
+    def is_known(self, token: str) -> bool:
+        """In the store's vocabulary, or a near form of a word in it ("broke" / "broken",
+        "refnd" is not caught: only shared beginnings of at least 4 characters count)."""
+        if token in self.index.token_df or token.isdigit():
+            return True
+        if len(token) < 5 or not token.isascii():
+            return False
+        stem = token[: max(4, len(token) - 2)]
+        vocabulary = self._vocabulary
+        i = bisect.bisect_left(vocabulary, stem)
+        return i < len(vocabulary) and vocabulary[i].startswith(stem)
+
+    def unknown_terms(self, text: str) -> list[str]:
+        """The customer's words that the store's knowledge never uses."""
+        unknown = []
+        for word in dict.fromkeys(WORD.findall(text)):
+            tokens = tokenize(word)
+            if tokens and not any(self.is_known(t) for t in tokens):
+                unknown.append(word)
+        return unknown
+
+    def decide(self, retrieval: Retrieval, *, failures: int = 0) -> Decision:
+        hits = retrieval.hits
+        confidence = self.model.score(self.index, hits, retrieval.tokens, retrieval.coverage)
+        unknown = self.unknown_terms(retrieval.query)
+        if not hits:
+            return self._fail(confidence, failures, unknown, "nothing retrieved")
+        bar = self.model.high if unknown else self.model.threshold
+        if confidence >= bar:
+            action = "answer_faq" if hits[0].kind == "faq" else "generate"
+            return Decision(action, confidence, hits, unknown, "confident")
+        if confidence >= self.model.low and not unknown:
+            return Decision("clarify", confidence, hits, unknown, "between low and threshold")
+        reason = "unknown terms" if unknown and confidence >= self.model.threshold else "low"
+        return self._fail(confidence, failures, unknown, reason)
+
+    def _fail(self, confidence: float, failures: int, unknown: list[str], reason: str) -> Decision:
+        if failures + 1 >= self.max_failures:
+            return Decision("handoff", confidence, [], unknown, f"{reason}; repeated failure")
+        return Decision("dont_know", confidence, [], unknown, reason)

@@ -1,0 +1,64 @@
+"""Values that cross the bot's boundary: what a channel hands in, what the bot hands back."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Action = Literal["answer_faq", "generate", "clarify", "handoff", "recommend", "dont_know"]
+
+
+@dataclass
+class IncomingMessage:
+    """One customer message, already parsed out of its channel's payload."""
+
+    text: str
+    session_id: str
+    channel: str = "api"
+    user_id: str = "anonymous"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Citation:
+    """A numbered source the reply is grounded in ([1], [2] in generated text)."""
+
+    n: int
+    doc_id: str
+    title: str
+    url: str | None = None
+    score: float = 0.0
+    kind: str = "faq"
+    section: str | None = None
+
+
+@dataclass
+class ProductCard:
+    sku: str
+    title: str
+    price: float | None = None
+    currency: str = ""
+    url: str | None = None
+    in_stock: bool = True
+
+
+@dataclass
+class Reply:
+    """What the bot says (``text`` may be empty when a human has the conversation).
+
+    ``action`` says which path produced it; every channel renders ``handoff`` as a notice
+    that a person will take over.
+    """
+
+    text: str
+    action: Action
+    confidence: float
+    session_id: str
+    language: str = "en"
+    citations: list[Citation] = field(default_factory=list)
+    products: list[ProductCard] = field(default_factory=list)
+    silent: bool = False  # the conversation is with a human: the channel sends nothing
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
