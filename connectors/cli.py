@@ -158,26 +158,142 @@ def search(
     console.print(table)
 
 
+def _bot(config: Path | None):
+    from connectors.app import build_bot
+
+    return build_bot(load_config(config))
+
+
+def _reply_json(reply) -> str:
+    return json.dumps(reply.to_json(), ensure_ascii=False, indent=2)
+
+
 @app.command()
-def demo(config: ConfigOption = None) -> None:
-    """Index the configured store (the bundled demo by default) and search it interactively."""
-    index(config=config, rebuild=False)
+def ask(
+    question: Annotated[str, typer.Argument(help="the customer's message")],
+    config: ConfigOption = None,
+    session: Annotated[
+        str, typer.Option("--session", "-s", help="conversation id (follow-ups share one)")
+    ] = "cli",
+    as_json: Annotated[bool, typer.Option("--json", help="print the reply as JSON")] = False,
+) -> None:
+    """Answer one message: the reply, its action, confidence and sources."""
+    from bot.types import IncomingMessage
+
     try:
-        kb = _knowledge(load_config(config))
-        retriever = kb.retriever()
+        reply = _bot(config).reply(IncomingMessage(question, session_id=session, channel="cli"))
+    except (ShopbotError, ValueError) as exc:
+        raise _fail(exc) from None
+    if as_json:
+        sys.stdout.write(_reply_json(reply) + "\n")
+        return
+    console.print(reply.text or "[dim](a person has this conversation; the bot stays silent)[/]")
+    console.print(
+        f"[dim]action {reply.action} · confidence {reply.confidence:.2f} · "
+        f"{reply.meta.get('latency_ms', 0):.0f} ms[/]",
+        highlight=False,
+    )
+    for c in reply.citations:
+        where = f" › {c.section}" if c.section else ""
+        console.print(f"[dim][{c.n}] {c.title}{where} ({c.doc_id}) {c.url or ''}[/]")
+
+
+@app.command()
+def chat(
+    config: ConfigOption = None,
+    session: Annotated[str | None, typer.Option("--session", "-s")] = None,
+) -> None:
+    """Talk to the bot in the terminal; answers stream as they are written."""
+    import uuid
+
+    from bot.types import IncomingMessage, Reply
+
+    try:
+        bot = _bot(config)
     except ShopbotError as exc:
         raise _fail(exc) from None
-    console.print("Ask what a customer would ask (empty line or Ctrl-D to quit).")
+    session_id = session or f"cli-{uuid.uuid4().hex[:8]}"
+    console.print(f"session {session_id}; empty line or Ctrl-D to quit.", highlight=False)
     while True:
         try:
-            query = console.input("[bold]> [/]").strip()
+            text = console.input("[bold]you> [/]").strip()
         except (EOFError, KeyboardInterrupt):
             break
-        if not query:
+        if not text:
             break
-        for n, hit in enumerate(retriever.retrieve(query, k=3), 1):
-            console.print(f"[bold]{n}. {hit.title}[/] [dim]({hit.doc_id}, {hit.score:.4f})[/]")
-            console.print(hit.text if len(hit.text) < 400 else hit.text[:397] + "…")
+        console.print("[bold]bot> [/]", end="")
+        try:
+            for event in bot.stream(IncomingMessage(text, session_id=session_id, channel="cli")):
+                if isinstance(event, Reply):
+                    console.print()
+                    sources = ", ".join(f"[{c.n}] {c.title}" for c in event.citations)
+                    console.print(
+                        f"[dim]{event.action} · {event.confidence:.2f}"
+                        + (f" · {sources}" if sources else "")
+                        + "[/]",
+                        highlight=False,
+                    )
+                else:
+                    console.print(event, end="", highlight=False, markup=False)
+        except (ShopbotError, ValueError) as exc:
+            err_console.print(f"[red]error:[/] {exc}")
+
+
+@app.command("eval")
+def evaluate_cmd(
+    faq: Annotated[Path, typer.Option("--faq", help="FAQ CSV: id,question,answer")],
+    queries: Annotated[Path, typer.Option("--queries", help="CSV: query,expected_id")],
+    config: ConfigOption = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the metrics here")] = None,
+) -> None:
+    """Build a bot from an FAQ file and score it on labelled queries.
+
+    A query is correct when the reply answers with the expected entry, or declines
+    (don't know / clarify / handoff) when expected_id is empty.
+    """
+    from connectors.evaluate import build_eval_bot, evaluate, load_queries
+
+    try:
+        cfg = load_config(config)
+        labelled = load_queries(queries)
+        with console.status("indexing the FAQ and calibrating…"):
+            bot = build_eval_bot(cfg, faq)
+        with Progress(
+            TextColumn("answering"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("answering", total=len(labelled))
+            result = evaluate(bot, labelled, progress=lambda n: progress.advance(task, n))
+    except ShopbotError as exc:
+        raise _fail(exc) from None
+    table = Table(title=f"{len(labelled)} queries")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        if key != "actions":
+            table.add_row(
+                key,
+                "n/a"
+                if value is None
+                else f"{value:.4f}"
+                if isinstance(value, float)
+                else str(value),
+            )
+    console.print(table)
+    console.print(f"actions: {result['actions']}", highlight=False)
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+
+
+@app.command()
+def demo(config: ConfigOption = None) -> None:
+    """Index the configured store (the bundled demo by default), then chat with the bot."""
+    index(config=config, rebuild=False)
+    chat(config=config, session=None)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from bot.config import BotConfig
 from knowledge.config import (
     EmbedderConfig,
     KnowledgeConfig,
@@ -34,6 +35,7 @@ class ShopbotConfig(StrictModel):
     knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
     embedder: EmbedderConfig = Field(default_factory=EmbedderConfig)
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+    bot: BotConfig = Field(default_factory=BotConfig)
 
     #: folder of the config file; relative paths in the file are resolved against it
     base_dir: Path = Field(default=Path("."), exclude=True)

