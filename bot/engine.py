@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 
 from bot.config import BotConfig
 from bot.generators.base import Generator
+from bot.grounding import GroundingChecker
 from bot.messages import Messages
 from bot.policy import Decision, Policy, wants_human
 from bot.privacy import Redactor
@@ -35,6 +36,7 @@ FOLLOW_UP = re.compile(
     re.IGNORECASE,
 )
 CITATION = re.compile(r"\[(\d{1,2})\]")
+SENTENCE_BREAK = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 
 
 def standalone(text: str, previous: str | None) -> str:
@@ -69,6 +71,9 @@ class Bot:
         self.messages = Messages(self.config.messages)
         self.redactor = redactor or Redactor()
         self._generator = generator
+        floor = self.confidence.stats.get("paraphrase_floor")
+        # stores too small to calibrate: the fallback confidence model's own midpoint
+        self.grounding = GroundingChecker(kb.embedder, floor=floor if floor else 0.6)
 
     @property
     def generator(self) -> Generator:
@@ -189,28 +194,58 @@ class Bot:
             max_new_tokens=self.config.generator.max_new_tokens,
         )
         prompt = builder.build(question, sources, history)
-        pieces: list[str] = []
-        for piece in self.generator.stream(
+        checker = self.grounding
+        facts = checker.prepare(prompt.sources)
+        kept: list[str] = []
+        rejected = ""
+        stream = self.generator.stream(
             prompt.messages,
             max_new_tokens=self.config.generator.max_new_tokens,
             temperature=self.config.generator.temperature,
-        ):
-            pieces.append(piece)
-            yield piece
-        text = "".join(pieces).strip()
-        cited = sorted(
-            {int(n) for n in CITATION.findall(text) if 0 < int(n) <= len(prompt.sources)}
         )
-        if not cited:  # the answer came from the sources it was given: list the first
-            cited = [1]
-        stats = self.generator.last_stats
-        meta = {"prompt_tokens": prompt.prompt_tokens, "trimmed": prompt.trimmed}
+        # sentences are checked against the sources before they are sent (see grounding.py)
+        started = time.perf_counter()
+        first_sentence_s = None
+        try:
+            for piece in _sentences(stream):
+                if piece in kept:  # a small model repeating itself has said its piece
+                    break
+                if not checker.supported(piece, facts):
+                    rejected = piece
+                    break
+                kept.append(piece)
+                first_sentence_s = first_sentence_s or time.perf_counter() - started
+                yield piece + " "
+        finally:
+            stream.close()  # stops the model at once when the answer is cut short
+        stats = self.generator.last_stats if not rejected else None
+        meta: dict[str, object] = {
+            "prompt_tokens": prompt.prompt_tokens,
+            "trimmed": prompt.trimmed,
+            "generation_s": time.perf_counter() - started,
+            "first_sentence_s": first_sentence_s,
+        }
         if stats is not None:
             meta.update(
                 completion_tokens=stats.completion_tokens,
                 first_token_s=stats.first_token_s,
                 generation_s=stats.total_s,
             )
+        text = " ".join(kept).strip()
+        numbers = {int(n) for n in CITATION.findall(text)}
+        cited = sorted(n for n in numbers if 0 < n <= len(prompt.sources))
+        if rejected:
+            meta["rejected"] = rejected
+        if not kept:  # nothing the sources support: quote them instead
+            quote, used = checker.extract(question, facts)
+            top = prompt.sources[used[0]] if used else prompt.sources[0]
+            text = self.messages.get("from_source", language, title=top.title) + " " + quote
+            cited = [n + 1 for n in used] or [1]
+            meta["grounding"] = "quoted"
+            yield text
+        else:
+            meta["grounding"] = "generated" if not rejected else "generated, cut"
+            cited = cited or [1]
         return Reply(
             text,
             "generate",
@@ -250,6 +285,24 @@ class Bot:
                 )
             )
         self.sessions.append(session, *turns)
+
+
+def _sentences(pieces: Iterator[str]) -> Iterator[str]:
+    """Regroup streamed pieces into whole sentences."""
+    buffer = ""
+    for piece in pieces:
+        buffer += piece
+        parts = split_sentences_keep_tail(buffer)
+        yield from parts[:-1]
+        buffer = parts[-1]
+    if buffer.strip():
+        yield buffer.strip()
+
+
+def split_sentences_keep_tail(text: str) -> list[str]:
+    """Complete sentences, then the unfinished tail (possibly empty)."""
+    parts = SENTENCE_BREAK.split(text)
+    return [p.strip() for p in parts[:-1] if p.strip()] + [parts[-1]]
 
 
 def _topic(hit: Hit) -> str:

@@ -274,7 +274,7 @@ def evaluate_cmd(
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in result.items():
-        if key != "actions":
+        if key not in ("actions", "per_action"):
             table.add_row(
                 key,
                 "n/a"

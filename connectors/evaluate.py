@@ -61,11 +61,13 @@ def evaluate(
     correct, latencies = [], []
     declined, out_of_scope = [], []
     actions: dict[str, int] = {}
+    by_action: dict[str, list[float]] = {}
     for n, query in enumerate(queries):
         started = time.perf_counter()
         reply = bot.reply(IncomingMessage(query.text, session_id=f"eval-{n}", channel="eval"))
         latencies.append((time.perf_counter() - started) * 1000)
         actions[reply.action] = actions.get(reply.action, 0) + 1
+        by_action.setdefault(reply.action, []).append(latencies[-1])
         answered = reply.action in ANSWERED and bool(reply.citations)
         if query.expected is None:
             correct.append(not answered)
@@ -75,7 +77,18 @@ def evaluate(
         out_of_scope.append(query.expected is None)
         if progress:
             progress(1)
-    return metrics(correct, declined, out_of_scope, latencies) | {"actions": actions}
+    per_action = {
+        action: {
+            "n": len(values),
+            "latency_ms_p50": float(np.percentile(values, 50)),
+            "latency_ms_p95": float(np.percentile(values, 95)),
+        }
+        for action, values in by_action.items()
+    }
+    return metrics(correct, declined, out_of_scope, latencies) | {
+        "actions": actions,
+        "per_action": per_action,
+    }
 
 
 def metrics(

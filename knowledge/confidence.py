@@ -39,6 +39,8 @@ FEATURES = (
     "coverage",
     "unknown_words",
 )
+#: bump when the features or the fitting change, so stored calibrations are redone
+VERSION = 2
 MIN_SAMPLES = 40
 MAX_HELD_OUT = 1500
 MAX_ENTRIES_OUT = 600
@@ -293,7 +295,14 @@ def calibrate_confidence(retriever: Any, *, seed: int = 0) -> ConfidenceModel:
     model.threshold, mcc = best_threshold(probability, y)
     model.high = max(model.threshold, precision_cut(probability, y, 0.9))
     model.low = min(model.threshold, recall_cut(probability, y, 0.90))
+    dense = x[:, FEATURES.index("dense")]
+    readable = (y == 1) & (x[:, FEATURES.index("coverage")] >= 0.5)
     model.stats = {
+        # how similar two wordings of one question are in this store (10th percentile):
+        # the grounding check's bar for "says the same as a source sentence"
+        "paraphrase_floor": round(float(np.percentile(dense[readable], 10)), 4)
+        if readable.sum() >= 10
+        else None,
         "samples": len(y),
         "right": int(y.sum()),
         "calibration_mcc": round(mcc, 4),

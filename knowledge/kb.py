@@ -7,6 +7,7 @@ from functools import cached_property
 from pathlib import Path
 
 from knowledge.confidence import FEATURES, ConfidenceModel, calibrate_confidence
+from knowledge.confidence import VERSION as CONFIDENCE_VERSION
 from knowledge.config import EmbedderConfig, KnowledgeConfig, RetrievalConfig, resolve_path
 from knowledge.documents import Document, content_hash
 from knowledge.embedders import Embedder, make_embedder
@@ -103,4 +104,4 @@ class KnowledgeBase:
 
     def _confidence_key(self) -> str:
         retrieval = self.retrieval_config.model_dump(exclude={"k"})
-        return content_hash(FEATURES, retrieval, self.embedder.backend)
+        return content_hash(CONFIDENCE_VERSION, FEATURES, retrieval, self.embedder.backend)

@@ -205,7 +205,25 @@ def test_real_model_answers_a_policy_question_with_a_citation(demo_kb, smollm2):
     events = list(bot.stream(IncomingMessage("do you ship to PO boxes", session_id="real")))
     reply = events[-1]
     assert reply.action == "generate"
-    assert len(events) > 3  # streamed in pieces
+    assert len(events) >= 2  # streamed (sentence by sentence, each checked) before the Reply
     assert reply.text.strip()
     assert reply.citations[0].doc_id == "page:shipping.md"
-    assert reply.meta["completion_tokens"] > 0 and reply.meta["first_token_s"] > 0
+    assert reply.meta["grounding"] in ("generated", "generated, cut", "quoted")
+    assert reply.meta["generation_s"] > 0
+    if reply.meta["grounding"] == "generated":
+        assert reply.meta["completion_tokens"] > 0 and reply.meta["first_token_s"] > 0
+    # nothing the sources do not say: every number in the answer is in the shipping page
+    page = next(d.text for d in demo_kb.load_documents() if d.id == "page:shipping.md")
+    import re
+
+    assert set(re.findall(r"\d+", reply.text)) <= set(re.findall(r"\d+", page))
+
+
+def test_unsupported_generated_sentences_never_reach_the_customer(bot, generator):
+    generator.enqueue("No, we never repair zippers. Repairs cost 999 dollars.")
+    reply = ask(bot, "do you repair zippers", session="z")
+    assert reply.action == "generate"
+    assert "999" not in reply.text and "never repair" not in reply.text
+    assert reply.meta["grounding"] == "quoted"
+    assert "Zipper repairs are done free for life" in reply.text
+    assert reply.citations[0].doc_id == "page:warranty.md"

@@ -1,0 +1,213 @@
+"""Answer benchmark: the ``shopbot eval`` metrics on CLINC150 and Banking77, latency of the
+FAQ path and of the generated path, and the generator's speed.
+
+Each intent is one FAQ entry (its training utterances are the question variants, its name
+the answer); the test utterances are the queries, CLINC150's ``oos_test`` the out-of-scope
+ones. Each set goes through exactly what ``shopbot eval`` does: a temporary knowledge base
+from the FAQ file, calibrated on that file alone, then every query answered in a session of
+its own. Side by side: the same bot with the naive policy the issue warns about, one top-1
+similarity threshold calibrated the same way (leave-one-out over the FAQ).
+
+    python bench/answers.py [DATA_DIR] [--json OUT] [--skip-generation]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from retrieval import load_banking, load_clinc  # noqa: E402
+
+from bot.engine import Bot  # noqa: E402
+from bot.sessions import MemorySessionStore  # noqa: E402
+from bot.types import IncomingMessage  # noqa: E402
+from connectors.config import ShopbotConfig  # noqa: E402
+from connectors.evaluate import Query, build_eval_bot, evaluate  # noqa: E402
+from knowledge.confidence import FEATURES, ConfidenceModel, best_threshold, calibration_set  # noqa: E402
+
+# Demo-store questions answered only by its policy pages (the generated path).
+POLICY_QUESTIONS = [
+    "do you ship to PO boxes",
+    "which courier do you use for Canada",
+    "what time do orders need to be placed to ship the same day",
+    "how do I make a warranty claim",
+    "do you repair zippers",
+    "can I return hiking boots I wore on a trail",
+    "do you ship to APO addresses",
+    "how much does a return label cost",
+]
+
+
+def write_eval_files(entries, queries, folder: Path) -> tuple[Path, list[Query]]:
+    faq = folder / "faq.csv"
+    with open(faq, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "question", "answer"])
+        for intent, variants in entries.items():
+            for n, variant in enumerate(dict.fromkeys(variants)):
+                writer.writerow([intent, variant, intent.replace("_", " ") if n == 0 else ""])
+    return faq, [Query(text, intent, 0) for text, intent in queries]
+
+
+def single_threshold_bot(bot: Bot) -> tuple[Bot, float]:
+    """The same bot whose policy is one top-1 cosine threshold, chosen by MCC on the same
+    leave-one-out questions the real confidence model is fitted on."""
+    x, y = calibration_set(bot.retriever)
+    dense = x[:, FEATURES.index("dense")]
+    cut, _ = best_threshold(dense, y)
+    weights = np.zeros(len(FEATURES))
+    weights[FEATURES.index("dense")] = 1000.0
+    model = ConfidenceModel(
+        weights=weights,
+        bias=-1000.0 * cut,
+        mean=np.zeros(len(FEATURES)),
+        scale=np.ones(len(FEATURES)),
+        threshold=0.5,
+        high=0.5,  # no stricter bar for unknown words
+        low=0.5,  # no clarifying band
+        method="single threshold",
+    )
+    naive = Bot(bot.kb, sessions=MemorySessionStore(), config=bot.config, generator=bot._generator)
+    naive.confidence = model
+    naive.policy.model = model
+    naive.policy.unknown_terms = lambda text: []  # type: ignore[method-assign]
+    return naive, cut
+
+
+def run_set(name: str, entries, queries, config: ShopbotConfig, workdir: Path) -> dict:
+    folder = workdir / name
+    folder.mkdir()
+    faq, labelled = write_eval_files(entries, queries, folder)
+    print(f"\n{name}: {len(entries)} entries, {len(labelled)} queries", flush=True)
+    started = time.perf_counter()
+    bot = build_eval_bot(config, faq, folder)
+    build_s = time.perf_counter() - started
+    model = bot.confidence
+    print(
+        f"  indexed and calibrated in {build_s:.1f}s: threshold {model.threshold:.3f}, "
+        f"high {model.high:.3f}, low {model.low:.3f} ({model.stats})",
+        flush=True,
+    )
+    results = {"shopbot (calibrated multi-evidence confidence)": evaluate(bot, labelled)}
+    naive, cut = single_threshold_bot(bot)
+    print(f"  single-threshold baseline: top-1 cosine >= {cut:.3f}", flush=True)
+    results["baseline: one top-1 similarity threshold"] = evaluate(naive, labelled)
+    print_table(name, results)
+    return {"build_s": build_s, "threshold": model.to_json(), "single_cut": cut} | results
+
+
+def fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def print_table(name: str, results: dict) -> None:
+    print(
+        f"\n| {name} | accuracy | in-scope acc. | OOS recall | OOS precision | MCC "
+        "| p50 ms | p95 ms | FAQ-path p50 ms |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for system, r in results.items():
+        faq_path = r["per_action"].get("answer_faq", {}).get("latency_ms_p50")
+        print(
+            f"| {system} | {fmt(r['accuracy'])} | {fmt(r['in_scope_accuracy'])} | "
+            f"{fmt(r['oos_recall'])} | {fmt(r['oos_precision'])} | {fmt(r['mcc'])} | "
+            f"{r['latency_ms_p50']:.2f} | {r['latency_ms_p95']:.2f} | {fmt(faq_path)} |"
+        )
+    for system, r in results.items():
+        print(f"  {system}: actions {r['actions']}")
+
+
+def generated_path(config: ShopbotConfig) -> dict:
+    """The demo store's policy questions through the real local model."""
+    from connectors.app import build_bot
+
+    bot = build_bot(config, sessions=MemorySessionStore())
+    started = time.perf_counter()
+    bot.generator  # noqa: B018 - load it outside the timings
+    load_s = time.perf_counter() - started
+    rows = []
+    for n, question in enumerate(POLICY_QUESTIONS):
+        t0 = time.perf_counter()
+        first = None
+        for event in bot.stream(IncomingMessage(question, session_id=f"gen-{n}")):
+            if isinstance(event, str) and first is None and event.strip():
+                first = time.perf_counter() - t0
+        reply = event
+        total = time.perf_counter() - t0
+        rows.append(
+            {
+                "question": question,
+                "action": reply.action,
+                "citations": [c.doc_id for c in reply.citations],
+                "first_token_ms": (first or total) * 1000,
+                "total_ms": total * 1000,
+                "completion_tokens": reply.meta.get("completion_tokens"),
+                "generation_s": reply.meta.get("generation_s"),
+                "text": reply.text,
+            }
+        )
+    generated = [r for r in rows if r["action"] == "generate" and r["completion_tokens"]]
+    print(f"\nGenerated path (demo store, {bot.generator.name}, load {load_s:.1f}s):")
+    for r in rows:
+        print(f"  {r['question']!r}: {r['action']} {r['citations']} {r['total_ms']:.0f} ms")
+    summary = {"load_s": load_s, "rows": rows}
+    if generated:
+        ttft = [r["first_token_ms"] for r in generated]
+        total = [r["total_ms"] for r in generated]
+        speed = [r["completion_tokens"] / r["generation_s"] for r in generated if r["generation_s"]]
+        summary |= {
+            "n": len(generated),
+            "first_token_ms_p50": float(np.percentile(ttft, 50)),
+            "first_token_ms_p95": float(np.percentile(ttft, 95)),
+            "total_ms_p50": float(np.percentile(total, 50)),
+            "total_ms_p95": float(np.percentile(total, 95)),
+            "tokens_per_s": statistics.median(speed) if speed else None,
+        }
+        print(
+            f"  {len(generated)} generated: first token p50 {summary['first_token_ms_p50']:.0f} ms "
+            f"/ p95 {summary['first_token_ms_p95']:.0f} ms; total p50 "
+            f"{summary['total_ms_p50']:.0f} / p95 {summary['total_ms_p95']:.0f} ms; "
+            f"{summary['tokens_per_s']:.1f} tokens/s"
+        )
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("data", nargs="?", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--json", dest="json_out")
+    parser.add_argument("--skip-generation", action="store_true")
+    args = parser.parse_args()
+    data = Path(args.data)
+    if not (data / "clinc150").is_dir():
+        sys.exit(f"no CLINC150 under {data}: pass the shared data folder as the first argument")
+    report: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        config = ShopbotConfig(base_dir=workdir)
+        config.knowledge.index_dir = str(workdir / "demo-index")
+        config.embedder.cache_dir = str(workdir / "models")
+        report["clinc150"] = run_set("CLINC150", *load_clinc(data), config, workdir)
+        report["banking77"] = run_set("Banking77", *load_banking(data), config, workdir)
+        if not args.skip_generation:
+            report["generated"] = generated_path(config)
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(report, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

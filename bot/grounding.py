@@ -1,0 +1,95 @@
+"""Keeping generated answers to what the sources say.
+
+A small local model sometimes ignores its sources ("No, we don't repair zippers" above a
+warranty page that says zipper repairs are free). Each generated sentence is checked before
+it reaches the customer: every number in it must appear in the sources, and its meaning must
+be close to some source sentence (cosine at least the store's paraphrase floor: how similar
+two wordings of the same question are in this store's own FAQ, from the calibration), and
+it must not negate what that sentence says or the other way round (embeddings barely see
+"not"; a negation mismatch is the commonest way a small model contradicts its source). The
+first unsupported sentence ends the answer; when no sentence survives, the answer is the
+source sentences closest to the question, quoted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from knowledge.embedders.base import Embedder
+from knowledge.retriever import Hit
+
+SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+CITATION = re.compile(r"\s*\[\d{1,2}\]")
+NEGATION = re.compile(
+    r"\b(no|not|never|none|cannot|can't|cant|don't|dont|doesn't|won't|isn't|aren't|"
+    r"unable|without)\b|n't\b|不|没|无|非",
+    re.IGNORECASE,
+)
+MIN_WORDS = 4  # shorter sentences ("Yes." "Sure!") carry no claim to check
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in SENTENCE_END.split(text) if s and s.strip()]
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.replace(",", "") for n in NUMBER.findall(text)}
+
+
+@dataclass
+class SourceSentences:
+    texts: list[str]
+    source: list[int]  # index of the hit each sentence comes from
+    vectors: np.ndarray
+    numbers: set[str]
+
+
+class GroundingChecker:
+    """Checks generated sentences against the sources they were written from."""
+
+    def __init__(self, embedder: Embedder, *, floor: float) -> None:
+        self.embedder = embedder
+        self.floor = floor
+
+    def prepare(self, hits: Sequence[Hit]) -> SourceSentences:
+        texts, source = [], []
+        for n, hit in enumerate(hits):
+            for sentence in split_sentences(hit.text):
+                texts.append(sentence)
+                source.append(n)
+        vectors = (
+            self.embedder.embed_documents(texts)
+            if texts
+            else np.zeros((0, self.embedder.dim), np.float32)
+        )
+        numbers = set().union(*(_numbers(h.text) for h in hits)) if hits else set()
+        return SourceSentences(texts, source, vectors, numbers)
+
+    def supported(self, sentence: str, sources: SourceSentences) -> bool:
+        claim = CITATION.sub("", sentence).strip()
+        if not _numbers(claim) <= sources.numbers:
+            return False
+        if len(claim.split()) < MIN_WORDS or not len(sources.texts):
+            return True
+        similarities = sources.vectors @ self.embedder.embed_query(claim)
+        best = int(np.argmax(similarities))
+        if float(similarities[best]) < self.floor:
+            return False
+        negated = bool(NEGATION.search(claim))
+        return negated == bool(NEGATION.search(sources.texts[best]))
+
+    def extract(
+        self, question: str, sources: SourceSentences, *, max_sentences: int = 2
+    ) -> tuple[str, list[int]]:
+        """The source sentences closest to the question, in source order, and their hits."""
+        if not sources.texts:
+            return "", []
+        scores = sources.vectors @ self.embedder.embed_query(question)
+        best = sorted(np.argsort(-scores)[:max_sentences].tolist())
+        text = " ".join(sources.texts[i] for i in best)
+        return text, sorted({sources.source[i] for i in best})
