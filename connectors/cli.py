@@ -39,16 +39,22 @@ def _fail(exc: Exception) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-def _knowledge(config: ShopbotConfig):
-    from knowledge.kb import KnowledgeBase
-
-    return KnowledgeBase(
-        config.knowledge,
-        config.embedder,
-        config.retrieval,
-        base_dir=config.base_dir,
-        model_cache_dir=config.model_cache_dir,
+def _progress_bar() -> Progress:
+    """A transient bar: description, bar, done/total, elapsed."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
     )
+
+
+def _knowledge(config: ShopbotConfig):
+    from connectors.app import build_knowledge
+
+    return build_knowledge(config)
 
 
 @app.callback()
@@ -78,14 +84,7 @@ def index(
         kb = _knowledge(cfg)
         with console.status("loading the embedding model…"):
             kb.embedder  # noqa: B018 - load before the progress bar starts
-        with Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
+        with _progress_bar() as progress:
             task = progress.add_task("embedding", total=None)
 
             def update(done: int, total: int) -> None:
@@ -258,14 +257,7 @@ def evaluate_cmd(
         labelled = load_queries(queries)
         with console.status("indexing the FAQ and calibrating…"):
             bot = build_eval_bot(cfg, faq)
-        with Progress(
-            TextColumn("answering"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
+        with _progress_bar() as progress:
             task = progress.add_task("answering", total=len(labelled))
             result = evaluate(bot, labelled, progress=lambda n: progress.advance(task, n))
     except ShopbotError as exc:
