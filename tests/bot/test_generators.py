@@ -486,13 +486,27 @@ def test_openai_connection_refused_names_the_url_without_the_key() -> None:
 
 
 # --- the real bundled model: SmolLM2-135M-Instruct ------------------------------------------
+# Loading takes about 20 s and the calls about 15 s more on two cores, so these are "slow"
+# (they still run by default).
+
+slow = pytest.mark.slow
 
 
+@pytest.fixture(scope="module")
+def greedy_answer(smollm2: Generator) -> tuple[str, GenerationStats]:
+    """The greedy reply to RETURNS (40 tokens at most) and its statistics, computed once."""
+    text = smollm2.generate(RETURNS, max_new_tokens=40)
+    assert smollm2.last_stats is not None
+    return text, smollm2.last_stats
+
+
+@slow
 def test_smollm2_identity(smollm2: Generator) -> None:
     assert smollm2.name == "transformers:SmolLM2-135M-Instruct"
     assert smollm2.context_window == 8192  # max_position_embeddings
 
 
+@slow
 def test_smollm2_render_uses_the_chat_template(smollm2: Generator) -> None:
     text = smollm2.render([ChatMessage("system", "You answer for a shop."), *RETURNS])
     assert text.startswith("<|im_start|>system\nYou answer for a shop.<|im_end|>")
@@ -500,6 +514,7 @@ def test_smollm2_render_uses_the_chat_template(smollm2: Generator) -> None:
     assert text.endswith("<|im_start|>assistant\n")
 
 
+@slow
 def test_smollm2_count_tokens_agrees_with_its_tokenizer(smollm2: Any) -> None:
     for text in ["Hello world", "Our return window is 30 days.", "可以退货吗？", ""]:
         expected = len(smollm2.tokenizer.encode(text, add_special_tokens=False))
@@ -507,25 +522,32 @@ def test_smollm2_count_tokens_agrees_with_its_tokenizer(smollm2: Any) -> None:
     assert smollm2.count_tokens("<|im_start|>") == 1  # special tokens are single tokens
 
 
-def test_smollm2_streams_pieces_that_join_to_generate(smollm2: Generator) -> None:
+@slow
+def test_smollm2_streams_pieces_that_join_to_generate(
+    smollm2: Generator, greedy_answer: tuple[str, GenerationStats]
+) -> None:
     pieces = list(smollm2.stream(RETURNS, max_new_tokens=40))
     stats = smollm2.last_stats
     assert len(pieces) >= 3
     assert all(pieces)
-    assert "".join(pieces) == smollm2.generate(RETURNS, max_new_tokens=40)
+    assert "".join(pieces) == greedy_answer[0]
     assert stats is not None
     assert stats.prompt_tokens == smollm2.count_tokens(smollm2.render(RETURNS))
+    assert stats.completion_tokens == greedy_answer[1].completion_tokens
     assert 0 < stats.completion_tokens <= 40
     assert stats.first_token_s is not None and 0 < stats.first_token_s <= stats.total_s
     assert stats.finish_reason in ("stop", "length")
     assert stats.tokens_per_s is not None and stats.tokens_per_s > 0
 
 
-def test_smollm2_answers_from_the_given_context(smollm2: Generator) -> None:
-    answer = smollm2.generate(RETURNS, max_new_tokens=40)
-    assert "30" in answer
+@slow
+def test_smollm2_answers_from_the_given_context(
+    greedy_answer: tuple[str, GenerationStats],
+) -> None:
+    assert "30" in greedy_answer[0]
 
 
+@slow
 def test_smollm2_stops_at_max_new_tokens(smollm2: Generator) -> None:
     smollm2.generate(RETURNS, max_new_tokens=3)
     assert smollm2.last_stats is not None
@@ -533,9 +555,11 @@ def test_smollm2_stops_at_max_new_tokens(smollm2: Generator) -> None:
     assert smollm2.last_stats.finish_reason == "length"
 
 
-def test_smollm2_cuts_at_a_stop_string(smollm2: Generator) -> None:
-    full = smollm2.generate(RETURNS, max_new_tokens=40)
-    full_tokens = smollm2.last_stats.completion_tokens if smollm2.last_stats else 0
+@slow
+def test_smollm2_cuts_at_a_stop_string(
+    smollm2: Generator, greedy_answer: tuple[str, GenerationStats]
+) -> None:
+    full, full_stats = greedy_answer
     words = full.split()
     assert len(words) >= 3, full
     stop = words[2]
@@ -543,15 +567,17 @@ def test_smollm2_cuts_at_a_stop_string(smollm2: Generator) -> None:
     assert cut == full[: full.index(stop)]
     assert smollm2.last_stats is not None
     assert smollm2.last_stats.finish_reason == "stop"
-    assert smollm2.last_stats.completion_tokens < full_tokens
+    assert smollm2.last_stats.completion_tokens < full_stats.completion_tokens
 
 
+@slow
 def test_smollm2_samples_with_a_temperature(smollm2: Generator) -> None:
     text = smollm2.generate(RETURNS, max_new_tokens=10, temperature=0.7)
     assert isinstance(text, str)
     assert smollm2.last_stats is not None and smollm2.last_stats.finish_reason != "error"
 
 
+@slow
 def test_smollm2_concurrent_streams_are_serialised(smollm2: Generator) -> None:
     expected = smollm2.generate(RETURNS, max_new_tokens=12)
     results: list[str] = []
@@ -567,6 +593,7 @@ def test_smollm2_concurrent_streams_are_serialised(smollm2: Generator) -> None:
     assert results == [expected, expected]
 
 
+@slow
 def test_smollm2_second_stream_in_the_same_thread_fails_instead_of_hanging(
     smollm2: Generator,
 ) -> None:
@@ -579,6 +606,7 @@ def test_smollm2_second_stream_in_the_same_thread_fails_instead_of_hanging(
     assert smollm2.generate(USER, max_new_tokens=3)
 
 
+@slow
 def test_smollm2_rejects_a_prompt_longer_than_its_window(
     smollm2: Generator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -587,5 +615,6 @@ def test_smollm2_rejects_a_prompt_longer_than_its_window(
         smollm2.generate(RETURNS)
 
 
+@slow
 def test_smollm2_checks_arguments(smollm2: Generator) -> None:
     _check_bad_calls(smollm2)
