@@ -7,17 +7,22 @@ lexically, how many of an FAQ entry's variants agree, and how much of the query 
 model understands. A logistic model over these is fitted on questions taken from the store's
 own knowledge, never on test queries:
 
-- leave-one-out: each sampled FAQ variant is held out and asked; the label says whether the
-  top hit is its own entry (in-scope questions, answered right or wrong);
+- leave-one-out: each sampled FAQ variant is held out and asked: an in-scope question (its
+  entry is still there), whether or not the top hit is that entry;
 - leave-entry-out: a variant is asked with its whole entry removed, so no right answer exists
   (the nearest thing to an out-of-scope question the store's data can give).
+
+The model learns to tell the first kind from the second: that is the decision the policy
+makes (answer, or say it does not know). An in-scope question whose top hit is wrong is
+wrong whether the bot answers or declines, so it is not counted as out of scope; whether top
+hits are right sets the stricter ``high`` cut instead.
 
 One more piece of evidence is the share of the query's words that appear nowhere in the
 store's knowledge ("bitcoin" in a store that never mentions it): in leave-entry-out questions
 the words only the removed entry used are unknown in just that way.
 
-The acceptance threshold maximises the Matthews correlation between "accept" and "right" on
-those questions. Model and threshold are stored with the index.
+The acceptance threshold maximises the Matthews correlation between "accept" and "in scope"
+on those questions. Model and threshold are stored with the index.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ FEATURES = (
     "unknown_words",
 )
 #: bump when the features or the fitting change, so stored calibrations are redone
-VERSION = 3
+VERSION = 4
 MIN_SAMPLES = 40
 MAX_HELD_OUT = 1500
 MAX_ENTRIES_OUT = 600
@@ -113,7 +118,7 @@ class ConfidenceModel:
         self.threshold = float(threshold)
         #: above this, answers were right at least 90% of the time in calibration
         self.high = float(high if high is not None else max(threshold, 0.9))
-        #: below this, fewer than 10% of right answers fall: a clarifying question is not worth it
+        #: below this, fewer than 10% of in-scope questions fall: not worth a clarifying question
         self.low = float(low if low is not None else threshold / 2)
         self.method = method
         self.stats = stats or {}
@@ -236,8 +241,8 @@ def matthews(predicted: np.ndarray, actual: np.ndarray) -> float:
     return (tp * tn - fp * fn) / denominator if denominator else 0.0
 
 
-def calibration_set(retriever: Any, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(features, labels) from questions taken out of the index itself."""
+def calibration_set(retriever: Any, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(features, in scope, top hit right) for questions taken out of the index itself."""
     from knowledge.calibration import heldout_rows
 
     index = retriever.index
@@ -245,7 +250,7 @@ def calibration_set(retriever: Any, *, seed: int = 0) -> tuple[np.ndarray, np.nd
     rows = heldout_rows(index)
     if len(rows) > MAX_HELD_OUT:
         rows = np.sort(rng.choice(rows, MAX_HELD_OUT, replace=False))
-    features, labels = [], []
+    features, labels, rights = [], [], []
 
     def ask(row: int, exclude: np.ndarray) -> tuple[list[Any], np.ndarray]:
         hits = retriever.search(
@@ -268,7 +273,8 @@ def calibration_set(retriever: Any, *, seed: int = 0) -> tuple[np.ndarray, np.nd
         hits, evidence = ask(row, np.array([row]))
         right = bool(hits) and index.chunk_pos[hits[0].chunk_id] == index.key_chunk[row]
         features.append(evidence)
-        labels.append(1.0 if right else 0.0)
+        labels.append(1.0)
+        rights.append(1.0 if right else 0.0)
     entries = np.unique(index.key_chunk[rows]) if len(rows) else np.zeros(0, dtype=np.int64)
     if len(entries) > MAX_ENTRIES_OUT:
         entries = rng.choice(entries, MAX_ENTRIES_OUT, replace=False)
@@ -280,12 +286,14 @@ def calibration_set(retriever: Any, *, seed: int = 0) -> tuple[np.ndarray, np.nd
             _, evidence = ask(int(row), own)
             features.append(evidence)
             labels.append(0.0)
-    return np.array(features).reshape(-1, len(FEATURES)), np.array(labels)
+            rights.append(0.0)
+    x = np.array(features).reshape(-1, len(FEATURES))
+    return x, np.array(labels), np.array(rights)
 
 
 def calibrate_confidence(retriever: Any, *, seed: int = 0) -> ConfidenceModel:
     """Fit the confidence model and its threshold on the retriever's own index."""
-    x, y = calibration_set(retriever, seed=seed)
+    x, y, right = calibration_set(retriever, seed=seed)
     if len(y) < MIN_SAMPLES or y.sum() < 5 or (len(y) - y.sum()) < 5:
         model = ConfidenceModel.fallback()
         model.stats = {"samples": len(y)}
@@ -298,10 +306,10 @@ def calibrate_confidence(retriever: Any, *, seed: int = 0) -> ConfidenceModel:
     probability = model.probability(x)
     probability = np.asarray(probability)
     model.threshold, mcc = best_threshold(probability, y)
-    model.high = max(model.threshold, precision_cut(probability, y, 0.9))
+    model.high = max(model.threshold, precision_cut(probability, right, 0.9))
     model.low = min(model.threshold, recall_cut(probability, y, 0.90))
     dense = x[:, FEATURES.index("dense")]
-    readable = (y == 1) & (x[:, FEATURES.index("coverage")] >= 0.5)
+    readable = (right == 1) & (x[:, FEATURES.index("coverage")] >= 0.5)
     model.stats = {
         # how similar two wordings of one question are in this store (10th percentile):
         # the grounding check's bar for "says the same as a source sentence"
@@ -309,7 +317,8 @@ def calibrate_confidence(retriever: Any, *, seed: int = 0) -> ConfidenceModel:
         if readable.sum() >= 10
         else None,
         "samples": len(y),
-        "right": int(y.sum()),
+        "in_scope": int(y.sum()),
+        "right": int(right.sum()),
         "calibration_mcc": round(mcc, 4),
     }
     return model
