@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 
 from bot.config import BotConfig
 from bot.generators.base import Generator
-from bot.grounding import GroundingChecker
+from bot.grounding import GroundingChecker, complete_sentences
 from bot.messages import Messages
 from bot.policy import Decision, Policy, wants_human
 from bot.privacy import Redactor
@@ -36,7 +36,6 @@ FOLLOW_UP = re.compile(
     re.IGNORECASE,
 )
 CITATION = re.compile(r"\[(\d{1,2})\]")
-SENTENCE_BREAK = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 
 
 def standalone(text: str, previous: str | None) -> str:
@@ -291,18 +290,10 @@ def _sentences(pieces: Iterator[str]) -> Iterator[str]:
     """Regroup streamed pieces into whole sentences."""
     buffer = ""
     for piece in pieces:
-        buffer += piece
-        parts = split_sentences_keep_tail(buffer)
-        yield from parts[:-1]
-        buffer = parts[-1]
+        done, buffer = complete_sentences(buffer + piece)
+        yield from done
     if buffer.strip():
         yield buffer.strip()
-
-
-def split_sentences_keep_tail(text: str) -> list[str]:
-    """Complete sentences, then the unfinished tail (possibly empty)."""
-    parts = SENTENCE_BREAK.split(text)
-    return [p.strip() for p in parts[:-1] if p.strip()] + [parts[-1]]
 
 
 def _topic(hit: Hit) -> str:

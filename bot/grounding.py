@@ -37,6 +37,12 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in SENTENCE_END.split(text) if s and s.strip()]
 
 
+def complete_sentences(text: str) -> tuple[list[str], str]:
+    """The finished sentences of streamed text, and the unfinished tail (possibly empty)."""
+    parts = SENTENCE_END.split(text)
+    return [p.strip() for p in parts[:-1] if p and p.strip()], parts[-1]
+
+
 def _numbers(text: str) -> set[str]:
     return {n.replace(",", "") for n in NUMBER.findall(text)}
 

@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -588,7 +588,3 @@ def _load_version(version: Path, manifest: dict[str, Any]) -> KnowledgeIndex:
         bm25=bm25,
         path=version.parent,
     )
-
-
-def report_dict(report: UpdateReport) -> dict[str, Any]:
-    return asdict(report)
