@@ -279,7 +279,8 @@ class KnowledgeIndex:
             faiss_index=build_faiss(vectors, kind),
             bm25=build_bm25(key_tokens),
         )
-        if report.changed or old is None or "fusion" not in manifest["extras"]:
+        rewrite = old is None or kind != old.index_type or "fusion" not in manifest["extras"]
+        if report.changed or rewrite:
             from knowledge.calibration import calibrate_fusion
 
             index.set_extra("fusion", calibrate_fusion(index))

@@ -186,3 +186,14 @@ def test_auto_index_type_switches_by_size():
     assert choose_index_type("auto", 1000, 50_000) == "flat"
     assert choose_index_type("auto", 60_000, 50_000) == "hnsw"
     assert choose_index_type("ivf", 10, 50_000) == "flat"
+
+
+def test_changing_the_index_type_rewrites_without_re_embedding(fake_kb):
+    fake_kb.update()
+    calls = fake_kb.embedder.calls
+    docs = fake_kb.load_documents()
+    _index, report = KnowledgeIndex.update(
+        fake_kb.index_dir, docs, fake_kb.embedder, index_type="hnsw"
+    )
+    assert report.unchanged == 10 and fake_kb.embedder.calls == calls
+    assert KnowledgeIndex.open(fake_kb.index_dir).index_type == "hnsw"
