@@ -106,6 +106,16 @@ def index(
         f"in {report.seconds:.1f}s",
         highlight=False,
     )
+    extras = kb.index.manifest.get("extras", {})
+    fusion = extras.get("fusion", {})
+    confidence = extras.get("confidence", {}).get("model", {})
+    if fusion and confidence:
+        console.print(
+            f"  calibrated on the store's own FAQ ({confidence.get('method')}): BM25 weight "
+            f"{fusion.get('lexical_weight')}, answer threshold {confidence.get('threshold'):.3f}"
+            f" from {confidence.get('stats', {}).get('samples', 0)} questions",
+            highlight=False,
+        )
 
 
 @app.command()
