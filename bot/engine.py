@@ -244,16 +244,8 @@ class Bot:
         else:
             meta["grounding"] = "generated" if not rejected else "generated, cut"
             cited = cited or [1]
-        return Reply(
-            text,
-            "generate",
-            decision.confidence,
-            session.id,
-            language,
-            citations=[_citation(n, prompt.sources[n - 1]) for n in cited],
-            products=_products(prompt.sources),
-            meta=meta,
-        )
+        cited_hits = [prompt.sources[n - 1] for n in cited]
+        return _composed(text, decision, session, language, cited_hits, prompt.sources, meta)
 
     def _quoted(
         self,
@@ -267,16 +259,8 @@ class Bot:
         top = sources[0]
         text = self.messages.get("from_source", language, title=top.title)
         text = f"{text}\n{_excerpt(top.text, self.config.excerpt_chars)}"
-        return Reply(
-            text,
-            "generate",
-            decision.confidence,
-            session.id,
-            language,
-            citations=[_citation(1, top)],
-            products=_products(sources),
-            meta={"extractive": True, "grounding": f"quoted ({why})"},
-        )
+        meta = {"extractive": True, "grounding": f"quoted ({why})"}
+        return _composed(text, decision, session, language, [top], sources, meta)
 
     # ------------------------------------------------------------------ helpers
     def _validate(self, text: str) -> str:
@@ -316,6 +300,28 @@ def _sentences(pieces: Iterator[str]) -> Iterator[str]:
         yield from done
     if buffer.strip():
         yield buffer.strip()
+
+
+def _composed(
+    text: str,
+    decision: Decision,
+    session: Session,
+    language: str,
+    cited: list[Hit],
+    sources: list[Hit],
+    meta: dict,
+) -> Reply:
+    """A reply of the generate path; each cited hit keeps its number among ``sources``."""
+    return Reply(
+        text,
+        "generate",
+        decision.confidence,
+        session.id,
+        language,
+        citations=[_citation(sources.index(hit) + 1, hit) for hit in cited],
+        products=_products(sources),
+        meta=meta,
+    )
 
 
 def _topic(hit: Hit) -> str:
