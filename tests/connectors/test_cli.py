@@ -113,3 +113,16 @@ def test_fresh_checkout_flow_with_the_real_default_model(tmp_path):
         )
         assert found.returncode == 0, found.stderr
         assert json.loads(found.stdout)[0]["doc_id"] == expected
+    answered = subprocess.run(
+        [*env_cmd, "ask", "How long does delivery take?", "--json", "--session", "e2e"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
+    )
+    assert answered.returncode == 0, answered.stderr
+    reply = json.loads(answered.stdout)
+    assert reply["action"] == "answer_faq"
+    assert reply["citations"][0]["doc_id"] == "faq:delivery-times"
+    assert (tmp_path / ".shopbot" / "sessions.db").is_file()  # the conversation was kept
