@@ -87,40 +87,30 @@ def test_help_explains_the_commands():
 @pytest.mark.slow
 def test_fresh_checkout_flow_with_the_real_default_model(tmp_path):
     """As a new user: no config file, the bundled demo store, the default (ONNX int8) model."""
-    env_cmd = [sys.executable, "-m", "connectors.cli"]
     root = Path(__file__).resolve().parents[2]
-    index = subprocess.run(
-        [*env_cmd, "index"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
-    )
+
+    def shopbot(*args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+        """The command line in a new process, as a user would run it in tmp_path."""
+        return subprocess.run(
+            [sys.executable, "-m", "connectors.cli", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
+        )
+
+    index = shopbot("index", timeout=600)
     assert index.returncode == 0, index.stderr
     assert "index rebuilt" in index.stdout
     for query, expected in (
         ("how long does delivery take", "faq:delivery-times"),
         ("可以退货吗", "faq:zh-return-window"),
     ):
-        found = subprocess.run(
-            [*env_cmd, "search", query, "--json", "-k", "3"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
-        )
+        found = shopbot("search", query, "--json", "-k", "3")
         assert found.returncode == 0, found.stderr
         assert json.loads(found.stdout)[0]["doc_id"] == expected
-    answered = subprocess.run(
-        [*env_cmd, "ask", "How long does delivery take?", "--json", "--session", "e2e"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
-    )
+    answered = shopbot("ask", "How long does delivery take?", "--json", "--session", "e2e")
     assert answered.returncode == 0, answered.stderr
     reply = json.loads(answered.stdout)
     assert reply["action"] == "answer_faq"
