@@ -296,6 +296,53 @@ def evaluate_cmd(
 
 
 @app.command()
+def serve(
+    config: ConfigOption = None,
+    host: Annotated[str | None, typer.Option(help="address to listen on (server.host)")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="port (server.port; 0 = any free)")
+    ] = None,
+    no_index: Annotated[
+        bool, typer.Option("--no-index", help="serve the index as it is; don't update it first")
+    ] = False,
+) -> None:
+    """Serve the chat API, the embeddable widget (/widget.js) and a demo store page (/).
+
+    Brings the index up to date first (only changed documents are embedded), then listens;
+    Ctrl-C stops. API documentation is at /docs.
+    """
+    import uvicorn
+
+    from connectors.app import build_bot
+    from connectors.server import create_app
+
+    try:
+        cfg = load_config(config)
+        if host is not None:
+            cfg.server.host = host
+        if port is not None:
+            cfg.server.port = port
+        if not no_index:
+            index(config=config, rebuild=False)
+        with console.status("loading the knowledge base and the embedding model…"):
+            bot = build_bot(cfg)
+            bot.retriever.query("warm up", k=1)
+        application = create_app(cfg, bot=bot)
+    except ShopbotError as exc:
+        raise _fail(exc) from None
+    shown = "127.0.0.1" if cfg.server.host in ("0.0.0.0", "::") else cfg.server.host
+    console.print(
+        f"shopbot serving {cfg.store.name} on http://{shown}:{cfg.server.port}/ "
+        "(widget: /widget.js, API docs: /docs); Ctrl-C stops",
+        highlight=False,
+    )
+    try:
+        uvicorn.run(application, host=cfg.server.host, port=cfg.server.port, log_level="warning")
+    finally:
+        bot.sessions.close()
+
+
+@app.command()
 def demo(config: ConfigOption = None) -> None:
     """Index the configured store (the bundled demo by default), then chat with the bot."""
     index(config=config, rebuild=False)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from bot.config import BotConfig
 from knowledge.config import (
@@ -28,6 +29,36 @@ class StoreConfig(StrictModel):
     languages: list[str] = Field(default_factory=lambda: ["en", "zh"])
 
 
+class RateLimitConfig(StrictModel):
+    """Messages allowed per sliding window; 0 turns a limit off."""
+
+    window_s: float = Field(default=60, gt=0, description="length of the window, seconds")
+    per_session: int = Field(default=20, ge=0, description="messages per conversation")
+    per_ip: int = Field(default=120, ge=0, description="messages per client IP address")
+
+
+class ServerConfig(StrictModel):
+    """``shopbot serve``: the HTTP API, the widget and the demo page."""
+
+    host: str = Field(default="127.0.0.1", description="0.0.0.0 to listen on every interface")
+    port: int = Field(default=8000, ge=0, le=65535)
+    allowed_origins: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description="sites that may call the API from a browser (CORS); * = any",
+    )
+    max_body_bytes: int = Field(default=16_384, gt=0, description="largest request body")
+    rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
+    trust_proxy: bool = Field(
+        default=False, description="take the client IP from X-Forwarded-For (behind a proxy)"
+    )
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token for the agent endpoints (release, agent messages); "
+        "unset = those endpoints are off",
+    )
+    demo_page: bool = Field(default=True, description="serve the demo store page at /")
+
+
 class ShopbotConfig(StrictModel):
     """Root of ``config.yaml``; every section has defaults, so an empty file is valid."""
 
@@ -36,6 +67,9 @@ class ShopbotConfig(StrictModel):
     embedder: EmbedderConfig = Field(default_factory=EmbedderConfig)
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     bot: BotConfig = Field(default_factory=BotConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    #: enabled channels: a built-in name (web, replay) or an import path, with its options
+    channels: dict[str, dict[str, Any] | None] = Field(default_factory=lambda: {"web": {}})
 
     #: folder of the config file; relative paths in the file are resolved against it
     base_dir: Path = Field(default=Path("."), exclude=True)

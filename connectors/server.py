@@ -1,0 +1,548 @@
+"""``shopbot serve``: the HTTP API, streaming, the chat widget and a demo store page.
+
+Endpoints (all JSON unless noted; errors are ``{"error": {"code", "message"}}`` with a 4xx):
+
+    GET  /                          demo store page with the widget on it (server.demo_page)
+    GET  /widget.js                 the embeddable widget (one <script> tag)
+    GET  /healthz                   liveness and what is loaded
+    POST /api/sessions              start a conversation → {"session_id": token}
+    GET  /api/sessions/{token}      its history and handoff state
+    POST /api/chat                  {"text", "session_id"?} → {"session_id", "reply"}
+    POST /api/chat/stream           same body → Server-Sent Events: session, delta…, reply
+    POST /api/sessions/{token}/agent    a human agent's message   (Bearer server.admin_token)
+    POST /api/sessions/{token}/release  hand the conversation back (Bearer server.admin_token)
+    POST /channels/{name}           other enabled connectors (Slack, WeChat, ...)
+    GET  /docs                      OpenAPI documentation
+
+The bot is synchronous (CPU-bound retrieval, a serialised local model), so it runs in the
+threadpool; messages of one conversation are answered one at a time, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.engine import Bot
+from bot.sessions import Session, Turn
+from bot.types import IncomingMessage, Reply
+from connectors.base import ChannelError, ChannelRequest, Connector, Headers, build_connectors
+from connectors.config import ServerConfig, ShopbotConfig
+from connectors.web import WebConnector, WebOptions, new_session_token, reply_payload
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "1"
+
+
+# ---------------------------------------------------------------------------- limits
+class RateLimiter:
+    """Sliding-window message counts per key (session token, client IP); thread-safe.
+
+    Memory stays bounded: keys idle for a whole window are dropped on the next sweep.
+    """
+
+    def __init__(self, limit: int, window_s: float) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._events: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+        self._last_sweep = time.monotonic()
+
+    def check(self, key: str) -> float | None:
+        """Count one event for ``key``; None if allowed, else seconds until it would be."""
+        if self.limit <= 0:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last_sweep > self.window_s:
+                self._sweep(now)
+            events = self._events.setdefault(key, deque())
+            while events and now - events[0] >= self.window_s:
+                events.popleft()
+            if len(events) >= self.limit:
+                return max(0.0, self.window_s - (now - events[0]))
+            events.append(now)
+            return None
+
+    def _sweep(self, now: float) -> None:
+        stale = [k for k, v in self._events.items() if not v or now - v[-1] >= self.window_s]
+        for key in stale:
+            del self._events[key]
+        self._last_sweep = now
+
+
+class BodyLimit:
+    """ASGI middleware: refuse request bodies above ``max_bytes`` with a 413, before reading
+    them whole (checks Content-Length, then counts the bytes actually received)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await _too_large(scope, receive, send, self.max_bytes)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _BodyTooLarge:
+            await _too_large(scope, receive, send, self.max_bytes)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    error = ChannelError(
+        413,
+        "body_too_large",
+        f"the request body is larger than {limit} bytes (server.max_body_bytes): "
+        "send a shorter message",
+    )
+    await _json_response(error.status, _error_body(error))(scope, receive, send)
+
+
+def _error_body(error: ChannelError) -> dict[str, Any]:
+    return {"error": {"code": error.code, "message": error.message}}
+
+
+def _json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+# ---------------------------------------------------------------------------- the service
+class ChatService:
+    """Everything the HTTP layer needs, free of HTTP: sessions, limits, the bot."""
+
+    def __init__(self, bot: Bot, config: ShopbotConfig, web: WebConnector) -> None:
+        self.bot = bot
+        self.config = config
+        self.server: ServerConfig = config.server
+        self.web = web
+        limits = self.server.rate_limit
+        self.per_session = RateLimiter(limits.per_session, limits.window_s)
+        self.per_ip = RateLimiter(limits.per_ip, limits.window_s)
+        self._locks: weakref.WeakValueDictionary[str, threading.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        self._locks_guard = threading.Lock()
+
+    def lock(self, session_id: str) -> threading.Lock:
+        """The lock that keeps one conversation's messages in order."""
+        with self._locks_guard:
+            lock = self._locks.get(session_id)
+            if lock is None:
+                lock = threading.Lock()
+                self._locks[session_id] = lock
+            return lock
+
+    def limit(self, message: IncomingMessage, client: str) -> None:
+        for limiter, key, what in (
+            (self.per_ip, client, "from your address"),
+            (self.per_session, message.session_id, "in this conversation"),
+        ):
+            wait = limiter.check(key)
+            if wait is not None:
+                raise RateLimited(
+                    f"too many messages {what}: at most {limiter.limit} per "
+                    f"{limiter.window_s:g} s. Try again in {wait:.0f} s",
+                    retry_after=wait,
+                )
+
+    def session(self, session_id: str) -> Session:
+        try:
+            found = self.bot.sessions.get(session_id)
+        except ValueError:
+            found = None
+        if found is None:
+            raise ChannelError(
+                404,
+                "unknown_session",
+                "this conversation does not exist (it may have expired): start a new one by "
+                "sending the message without session_id, or POST /api/sessions",
+            )
+        return found
+
+    def prepare(self, body: Any, client: str) -> IncomingMessage:
+        """Validate a chat body and apply the limits; ChannelError/RateLimited otherwise."""
+        message = self.web.message(body, client=client)
+        if isinstance(body, dict) and body.get("session_id") is not None:
+            self.session(message.session_id)  # 404 for tokens the server never gave out
+        self.limit(message, client)
+        return message
+
+    def create_session(self, user_id: str = "anonymous") -> Session:
+        session = self.bot.sessions.load(new_session_token(), channel="web", user_id=user_id)
+        self.bot.sessions.save_state(session)
+        return session
+
+    def reply(self, message: IncomingMessage) -> Reply:
+        with self.lock(message.session_id):
+            return self.bot.reply(message)
+
+    def stream(self, message: IncomingMessage) -> Iterator[str]:
+        """Server-Sent Events for one message; errors after the start become an event."""
+        lock = self.lock(message.session_id)
+        lock.acquire()
+        try:
+            yield _sse("session", {"session_id": message.session_id})
+            for event in self.bot.stream(message):
+                if isinstance(event, Reply):
+                    yield _sse("reply", {"session_id": event.session_id, **reply_payload(event)})
+                elif event:
+                    yield _sse("delta", {"text": event})
+        except Exception:  # the stream has started: tell the client, keep the trace in the log
+            log.exception("streaming reply failed (session %s)", message.session_id)
+            yield _sse(
+                "error",
+                {"code": "internal", "message": "the bot could not answer; please try again"},
+            )
+        finally:
+            lock.release()
+        yield _sse("done", {})
+
+
+class RateLimited(Exception):
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def history(session: Session) -> dict[str, Any]:
+    """A conversation as the widget renders it after a reload."""
+    return {
+        "session_id": session.id,
+        "state": session.state,
+        "handoff": session.state == "handoff",
+        "language": session.language,
+        "messages": [
+            {
+                "role": turn.role,
+                "text": turn.text,
+                "created_at": turn.created_at,
+                "action": turn.action,
+                "citations": turn.citations,
+            }
+            for turn in session.turns
+            if turn.role != "system"
+        ],
+    }
+
+
+def client_address(request: Request, trust_proxy: bool) -> str:
+    if trust_proxy:
+        forwarded = request.headers.get("x-forwarded-for")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.client.host if request.client else "unknown"
+
+
+# ---------------------------------------------------------------------------- static files
+def static_text(name: str) -> str:
+    return resources.files("connectors").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def demo_page(config: ShopbotConfig, options: WebOptions) -> str:
+    """The demo store page, with the widget tag carrying the configured options."""
+    attributes = {
+        "data-title": options.title,
+        "data-greeting": options.greeting,
+        "data-color": options.color,
+        "data-position": options.position,
+        "data-language": options.language,
+    }
+    from html import escape
+
+    tag = " ".join(f'{k}="{escape(v)}"' for k, v in attributes.items())
+    page = static_text("demo.html")
+    return page.replace("{{STORE_NAME}}", escape(config.store.name)).replace(
+        "{{WIDGET_ATTRIBUTES}}", tag
+    )
+
+
+# ---------------------------------------------------------------------------- the app
+def create_app(
+    config: ShopbotConfig,
+    *,
+    bot: Bot | None = None,
+    bot_factory: Callable[[], Bot] | None = None,
+) -> FastAPI:
+    """The ASGI app. Pass a ready ``bot`` (tests), or it is built at startup from config."""
+    server = config.server
+    connectors: dict[str, Connector] = build_connectors(config.channels)
+    web = connectors.get("web")
+    web_options = web.options if isinstance(web, WebConnector) else WebOptions()
+    web = WebConnector(web_options, max_chars=config.bot.max_message_chars)
+    holder: dict[str, ChatService] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        own = bot is None
+        if own:
+            from connectors.app import build_bot
+
+            started = time.perf_counter()
+            built = await asyncio.to_thread(bot_factory or (lambda: build_bot(config)))
+            # the first query loads the embedder and warms the indexes
+            await asyncio.to_thread(built.retriever.query, "warm up", k=1)
+            log.info("bot ready in %.1f s", time.perf_counter() - started)
+        else:
+            built = bot
+        holder["service"] = ChatService(built, config, web)
+        try:
+            yield
+        finally:
+            if own:
+                built.sessions.close()
+
+    app = FastAPI(
+        title="shopbot",
+        version=API_VERSION,
+        description="Customer-service bot API: chat (JSON or streamed), conversation history, "
+        "handoff to a human. Errors are JSON {error: {code, message}} with a 4xx status.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=server.allowed_origins,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["content-type", "authorization"],
+        max_age=600,
+    )
+    app.add_middleware(BodyLimit, max_bytes=server.max_body_bytes)
+
+    def service() -> ChatService:
+        return holder["service"]
+
+    # -------------------------------------------------------------- errors
+    @app.exception_handler(ChannelError)
+    async def channel_error(request: Request, exc: ChannelError) -> JSONResponse:
+        return _json_response(exc.status, _error_body(exc))
+
+    @app.exception_handler(RateLimited)
+    async def rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
+        body = {"error": {"code": "rate_limited", "message": str(exc)}}
+        return _json_response(429, body, {"retry-after": str(max(1, round(exc.retry_after)))})
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'] if p != 'body') or 'body'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        return _json_response(422, {"error": {"code": "invalid_request", "message": problems}})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        message = (
+            f"no such endpoint: {request.method} {request.url.path} (see /docs)"
+            if exc.status_code in (404, 405)
+            else str(exc.detail)
+        )
+        return _json_response(exc.status_code, {"error": {"code": code, "message": message}})
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        body = {"error": {"code": "internal", "message": "the server failed; it has been logged"}}
+        return _json_response(500, body)
+
+    async def json_body(request: Request) -> Any:
+        raw = await request.body()
+        if not raw.strip():
+            return None
+        try:
+            return ChannelRequest(body=raw).json()
+        except ChannelError as exc:
+            kind = request.headers.get("content-type", "").split(";")[0].strip()
+            if kind and kind != "application/json":
+                raise ChannelError(
+                    415,
+                    "unsupported_media_type",
+                    f"the body is {kind}, not JSON: send a JSON object with "
+                    "Content-Type: application/json",
+                ) from None
+            raise exc from None
+
+    def admin(request: Request) -> None:
+        token = server.admin_token.get_secret_value() if server.admin_token else ""
+        if not token:
+            raise ChannelError(
+                403,
+                "agent_api_off",
+                "the agent endpoints are off: set server.admin_token (e.g. "
+                "${SHOPBOT_ADMIN_TOKEN}) in config.yaml",
+            )
+        given = request.headers.get("authorization", "")
+        if not secrets.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            raise ChannelError(401, "unauthorized", "send Authorization: Bearer <admin_token>")
+
+    def address(request: Request) -> str:
+        return client_address(request, server.trust_proxy)
+
+    # -------------------------------------------------------------- pages
+    if server.demo_page:
+
+        @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+        async def index() -> HTMLResponse:
+            return HTMLResponse(demo_page(config, web_options))
+
+    @app.get("/widget.js", include_in_schema=False)
+    async def widget() -> Response:
+        return Response(
+            static_text("widget.js"),
+            media_type="application/javascript; charset=utf-8",
+            headers={"cache-control": "public, max-age=300"},
+        )
+
+    @app.get("/healthz", tags=["service"])
+    async def health() -> dict[str, Any]:
+        """Liveness: the store, the knowledge entries and the enabled channels."""
+        svc = service()
+        return {
+            "status": "ok",
+            "store": config.store.name,
+            "chunks": len(svc.bot.kb.index.chunks),
+            "channels": sorted(connectors) or ["web"],
+            "api_version": API_VERSION,
+        }
+
+    # -------------------------------------------------------------- chat
+    @app.post("/api/sessions", status_code=201, tags=["chat"])
+    async def start_session(request: Request) -> dict[str, Any]:
+        """Start a conversation; keep the returned token and send it with each message."""
+        body = await json_body(request) or {}
+        user_id = body.get("user_id", "anonymous") if isinstance(body, dict) else "anonymous"
+        if not isinstance(user_id, str) or not 0 < len(user_id) <= 128:
+            raise ChannelError(422, "bad_user_id", "user_id must be a string of 1-128 characters")
+        wait = service().per_ip.check(address(request))
+        if wait is not None:
+            raise RateLimited("too many new conversations from your address", retry_after=wait)
+        session = await asyncio.to_thread(service().create_session, user_id)
+        return history(session)
+
+    @app.get("/api/sessions/{session_id}", tags=["chat"])
+    async def get_session(session_id: str) -> dict[str, Any]:
+        """The conversation so far (customer text as stored: personal data redacted)."""
+        return history(await asyncio.to_thread(service().session, session_id))
+
+    @app.post("/api/chat", tags=["chat"])
+    async def chat(request: Request) -> dict[str, Any]:
+        """Answer one message: ``{"text": "...", "session_id": "<token>"}``."""
+        svc = service()
+        message = svc.prepare(await json_body(request), address(request))
+        try:
+            reply = await asyncio.to_thread(svc.reply, message)
+        except ValueError as exc:
+            raise ChannelError(422, "bad_message", str(exc)) from None
+        return {"session_id": reply.session_id, "reply": reply_payload(reply)}
+
+    @app.post("/api/chat/stream", tags=["chat"])
+    async def chat_stream(request: Request) -> StreamingResponse:
+        """The same, as Server-Sent Events: ``session``, ``delta`` (text pieces to append,
+        in order), then ``reply`` (the final reply, authoritative) and ``done``."""
+        svc = service()
+        message = svc.prepare(await json_body(request), address(request))
+        return StreamingResponse(
+            svc.stream(message),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+        )
+
+    # -------------------------------------------------------------- agents
+    @app.post("/api/sessions/{session_id}/agent", tags=["agents"])
+    async def agent_message(session_id: str, request: Request) -> dict[str, Any]:
+        """A human agent's message; the conversation stays with the human."""
+        admin(request)
+        body = await json_body(request)
+        text = body.get("text") if isinstance(body, dict) else None
+        if not isinstance(text, str) or not text.strip():
+            raise ChannelError(422, "empty_message", 'send {"text": "..."}')
+
+        def add() -> Session:
+            svc = service()
+            with svc.lock(session_id):
+                session = svc.session(session_id)
+                session.state = "handoff"
+                svc.bot.sessions.append(session, Turn("agent", text.strip()))
+                return session
+
+        return history(await asyncio.to_thread(add))
+
+    @app.post("/api/sessions/{session_id}/release", tags=["agents"])
+    async def release(session_id: str, request: Request) -> dict[str, Any]:
+        """Give the conversation back to the bot."""
+        admin(request)
+
+        def back() -> Session:
+            svc = service()
+            with svc.lock(session_id):
+                session = svc.session(session_id)
+                session.state, session.failures = "bot", 0
+                svc.bot.sessions.save_state(session)
+                return session
+
+        return history(await asyncio.to_thread(back))
+
+    # -------------------------------------------------------------- other channels
+    @app.post("/channels/{name}", tags=["channels"])
+    async def channel(name: str, request: Request) -> Response:
+        """Webhook of an enabled connector (see the channel set-up guides)."""
+        connector = connectors.get(name)
+        if connector is None:
+            enabled = ", ".join(sorted(connectors)) or "none"
+            raise ChannelError(
+                404, "unknown_channel", f"no channel {name!r} is enabled (enabled: {enabled})"
+            )
+        neutral = ChannelRequest(
+            method=request.method,
+            path=request.url.path,
+            headers=Headers(list(request.headers.items())),
+            query=dict(request.query_params),
+            body=await request.body(),
+            client=address(request),
+        )
+        result = await asyncio.to_thread(connector.handle, neutral, service().bot)
+        return Response(result.body, status_code=result.status, headers=result.headers)
+
+    return app

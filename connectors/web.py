@@ -1,0 +1,125 @@
+"""The website channel: the chat widget's JSON API (``/api/chat``) as a connector.
+
+Request body: ``{"text": "...", "session_id": "<token>", "user_id": "...", "meta": {...}}``;
+only ``text`` is required (without ``session_id`` a new conversation starts). The response
+is ``{"session_id": ..., "reply": {...}}`` with the reply's text, action, confidence,
+language, citations, product cards and ``handoff`` flag; see ``reply_payload``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from pydantic import Field
+
+from bot.types import IncomingMessage, Reply
+from connectors.base import (
+    ChannelError,
+    ChannelRequest,
+    ChannelResponse,
+    Connector,
+    ConnectorOptions,
+    Inbound,
+    register,
+)
+
+MAX_USER_ID = 128
+
+
+def new_session_token() -> str:
+    """An unguessable session token (128 bits), the only key to a web conversation."""
+    return "w_" + secrets.token_urlsafe(16)
+
+
+def reply_payload(reply: Reply) -> dict[str, Any]:
+    """A reply as the widget and API clients see it (no internal meta beyond latency)."""
+    data = reply.to_json()
+    meta = data.pop("meta", {}) or {}
+    data.pop("session_id", None)
+    data["handoff"] = reply.action == "handoff"
+    if "latency_ms" in meta:
+        data["latency_ms"] = meta["latency_ms"]
+    return data
+
+
+class WebOptions(ConnectorOptions):
+    """The widget's defaults, used on the demo page (each can be set per embed tag)."""
+
+    title: str = Field(default="Chat with us", description="the widget's header")
+    greeting: str = Field(
+        default="Hi! Ask me about orders, shipping, returns or our products.",
+        description="the first bubble a new visitor sees",
+    )
+    color: str = Field(default="#2f6f4f", pattern=r"^#[0-9a-fA-F]{3,8}$", description="accent")
+    position: str = Field(default="right", pattern=r"^(left|right)$")
+    language: str = Field(default="auto", description="auto (the browser's) | en | zh")
+
+
+@register
+class WebConnector(Connector):
+    """JSON in, JSON out; the server adds sessions, streaming and limits around it."""
+
+    name = "web"
+    Options = WebOptions
+
+    def __init__(self, options: Any = None, *, max_chars: int = 2000) -> None:
+        super().__init__(options)
+        self.max_chars = max_chars
+
+    def parse(self, request: ChannelRequest) -> Inbound:
+        return Inbound([self.message(request.json(), client=request.client)])
+
+    def message(self, body: Any, *, client: str | None = None) -> IncomingMessage:
+        """Validate a chat body into an IncomingMessage (ChannelError says what is wrong)."""
+        if not isinstance(body, dict):
+            raise ChannelError(
+                422, "bad_body", 'send a JSON object such as {"text": "Where is my order?"}'
+            )
+        unknown = sorted(set(body) - {"text", "session_id", "user_id", "meta"})
+        if unknown:
+            raise ChannelError(
+                422,
+                "unknown_field",
+                f"unknown field(s) {', '.join(unknown)}: the body takes text, session_id, "
+                "user_id and meta",
+            )
+        text = body.get("text")
+        if not isinstance(text, str):
+            raise ChannelError(422, "missing_text", 'the body needs "text", the message (string)')
+        if not text.strip():
+            raise ChannelError(422, "empty_message", "the message is empty: type a question")
+        if len(text) > self.max_chars:
+            raise ChannelError(
+                413,
+                "message_too_long",
+                f"the message has {len(text)} characters; the limit is {self.max_chars}. "
+                "Shorten it or split it into several messages",
+            )
+        session_id = body.get("session_id")
+        if session_id is not None and (
+            not isinstance(session_id, str) or not 0 < len(session_id) <= 128
+        ):
+            raise ChannelError(
+                422, "bad_session_id", "session_id must be the token the server gave you"
+            )
+        user_id = body.get("user_id", "anonymous")
+        if not isinstance(user_id, str) or not 0 < len(user_id) <= MAX_USER_ID:
+            raise ChannelError(
+                422, "bad_user_id", f"user_id must be a string of 1 to {MAX_USER_ID} characters"
+            )
+        meta = body.get("meta", {})
+        if not isinstance(meta, dict):
+            raise ChannelError(422, "bad_meta", "meta must be a JSON object")
+        if client:
+            meta = {**meta, "client": client}
+        return IncomingMessage(
+            text=text,
+            session_id=session_id or new_session_token(),
+            channel=self.name,
+            user_id=user_id,
+            meta=meta,
+        )
+
+    def render(self, reply: Reply, message: IncomingMessage) -> ChannelResponse:
+        return ChannelResponse.json({"session_id": reply.session_id, "reply": reply_payload(reply)})
