@@ -6,7 +6,9 @@ it reaches the customer: every number in it must appear in the sources, and its 
 be close to some source sentence (cosine at least the store's paraphrase floor: how similar
 two wordings of the same question are in this store's own FAQ, from the calibration), and
 it must not negate what that sentence says or the other way round (embeddings barely see
-"not"; a negation mismatch is the commonest way a small model contradicts its source). The
+"not"; a negation mismatch is the commonest way a small model contradicts its source).
+Sentences are also compared clause by clause, so "accepted for standard shipping only" is
+supported by "accepted for standard shipping only, not for express shipping". The
 first unsupported sentence ends the answer; when no sentence survives, the answer is the
 source sentences closest to the question, quoted.
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,7 +32,16 @@ NEGATION = re.compile(
     r"unable|without)\b|n't\b|不|没|无|非",
     re.IGNORECASE,
 )
+CLAUSE_BREAK = re.compile(r"\s*[,;:，；：]\s*|\s+(?:but|however|whereas|while)\s+", re.I)
 MIN_WORDS = 4  # shorter sentences ("Yes." "Sure!") carry no claim to check
+
+
+def clauses(sentence: str) -> list[str]:
+    """The clauses of a sentence worth checking on their own (none when it has one)."""
+    parts = [p.strip() for p in CLAUSE_BREAK.split(sentence) if p and p.strip()]
+    if len(parts) < 2:
+        return []
+    return [p for p in parts if len(p.split()) >= 2]
 
 
 def split_sentences(text: str) -> list[str]:
@@ -53,6 +64,8 @@ class SourceSentences:
     source: list[int]  # index of the hit each sentence comes from
     vectors: np.ndarray
     numbers: set[str]
+    clause_texts: list[str] = field(default_factory=list)
+    clause_vectors: np.ndarray | None = None
 
 
 class GroundingChecker:
@@ -74,7 +87,9 @@ class GroundingChecker:
             else np.zeros((0, self.embedder.dim), np.float32)
         )
         numbers = set().union(*(_numbers(h.text) for h in hits)) if hits else set()
-        return SourceSentences(texts, source, vectors, numbers)
+        parts = [c for t in texts for c in clauses(t)]
+        part_vectors = self.embedder.embed_documents(parts) if parts else None
+        return SourceSentences(texts, source, vectors, numbers, parts, part_vectors)
 
     def supported(self, sentence: str, sources: SourceSentences) -> bool:
         claim = CITATION.sub("", sentence).strip()
@@ -82,12 +97,17 @@ class GroundingChecker:
             return False
         if len(claim.split()) < MIN_WORDS or not len(sources.texts):
             return True
-        similarities = sources.vectors @ self.embedder.embed_query(claim)
+        query = self.embedder.embed_query(claim)
+        units, vectors = sources.texts, sources.vectors
+        if sources.clause_vectors is not None:
+            units = units + sources.clause_texts
+            vectors = np.vstack([vectors, sources.clause_vectors])
+        similarities = vectors @ query
         best = int(np.argmax(similarities))
         if float(similarities[best]) < self.floor:
             return False
         negated = bool(NEGATION.search(claim))
-        return negated == bool(NEGATION.search(sources.texts[best]))
+        return negated == bool(NEGATION.search(units[best]))
 
     def extract(
         self, question: str, sources: SourceSentences, *, max_sentences: int = 2

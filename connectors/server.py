@@ -30,7 +30,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import asynccontextmanager
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -50,6 +50,7 @@ from connectors.web import WebConnector, WebOptions, new_session_token, reply_pa
 log = logging.getLogger(__name__)
 
 API_VERSION = "1"
+STATIC = Path(__file__).parent / "static"
 
 
 # ---------------------------------------------------------------------------- limits
@@ -66,8 +67,9 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._last_sweep = time.monotonic()
 
-    def check(self, key: str) -> float | None:
-        """Count one event for ``key``; None if allowed, else seconds until it would be."""
+    def check(self, key: str, *, count: bool = True) -> float | None:
+        """None if one more event for ``key`` is allowed (counted unless ``count`` is
+        False), else the seconds until it would be. Refused events are not counted."""
         if self.limit <= 0:
             return None
         now = time.monotonic()
@@ -79,7 +81,8 @@ class RateLimiter:
                 events.popleft()
             if len(events) >= self.limit:
                 return max(0.0, self.window_s - (now - events[0]))
-            events.append(now)
+            if count:
+                events.append(now)
             return None
 
     def _sweep(self, now: float) -> None:
@@ -172,17 +175,21 @@ class ChatService:
             return lock
 
     def limit(self, message: IncomingMessage, client: str) -> None:
-        for limiter, key, what in (
+        """Count the message against both budgets, or against neither (RateLimited)."""
+        checks = (
             (self.per_ip, client, "from your address"),
             (self.per_session, message.session_id, "in this conversation"),
-        ):
-            wait = limiter.check(key)
+        )
+        for limiter, key, what in checks:
+            wait = limiter.check(key, count=False)
             if wait is not None:
                 raise RateLimited(
                     f"too many messages {what}: at most {limiter.limit} per "
                     f"{limiter.window_s:g} s. Try again in {wait:.0f} s",
                     retry_after=wait,
                 )
+        for limiter, key, _ in checks:  # (a race may let one extra message through)
+            limiter.check(key)
 
     def session(self, session_id: str) -> Session:
         try:
@@ -278,7 +285,7 @@ def client_address(request: Request, trust_proxy: bool) -> str:
 
 # ---------------------------------------------------------------------------- static files
 def static_text(name: str) -> str:
-    return resources.files("connectors").joinpath("static", name).read_text(encoding="utf-8")
+    return (STATIC / name).read_text(encoding="utf-8")
 
 
 def demo_page(config: ShopbotConfig, options: WebOptions) -> str:
