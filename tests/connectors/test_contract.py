@@ -1,0 +1,198 @@
+"""The contract every connector keeps, run against each registered built-in.
+
+A connector's test driver knows how to build that platform's inbound request and how to read
+the text out of its response; the checks are the same for all of them. A new built-in
+connector must add a driver here (``test_every_builtin_has_a_driver`` fails until it does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from bot.engine import Bot
+from bot.generators.fake import FakeGenerator
+from bot.sessions import MemorySessionStore
+from bot.types import Citation, IncomingMessage, ProductCard, Reply
+from connectors.base import (
+    ChannelError,
+    ChannelRequest,
+    ChannelResponse,
+    Connector,
+    Inbound,
+    available,
+    build_connectors,
+    connector_class,
+    register,
+    reply_as_text,
+)
+from knowledge.errors import ConfigError
+
+
+@dataclass
+class Driver:
+    """How to talk to one connector the way its platform would."""
+
+    def request(self, text: str, conversation: str) -> ChannelRequest:
+        raise NotImplementedError
+
+    def malformed(self) -> list[ChannelRequest]:
+        """Requests the connector must refuse with a 4xx."""
+        return [ChannelRequest(body=b"{not json"), ChannelRequest.from_json(["a", "list"])]
+
+    def text(self, response: ChannelResponse) -> str:
+        raise NotImplementedError
+
+
+class WebDriver(Driver):
+    def request(self, text: str, conversation: str) -> ChannelRequest:
+        return ChannelRequest.from_json({"text": text, "session_id": conversation})
+
+    def malformed(self) -> list[ChannelRequest]:
+        return [*super().malformed(), ChannelRequest.from_json({"text": ""})]
+
+    def text(self, response: ChannelResponse) -> str:
+        return response.payload()["reply"]["text"]
+
+
+class ReplayDriver(Driver):
+    def request(self, text: str, conversation: str) -> ChannelRequest:
+        return ChannelRequest.from_json({"conversation_id": conversation, "text": text})
+
+    def malformed(self) -> list[ChannelRequest]:
+        return [*super().malformed(), ChannelRequest.from_json({"text": "no conversation"})]
+
+    def text(self, response: ChannelResponse) -> str:
+        return response.payload()["plain_text"]
+
+
+DRIVERS: dict[str, Driver] = {"web": WebDriver(), "replay": ReplayDriver()}
+
+
+@pytest.fixture(scope="module")
+def bot(demo_kb) -> Bot:
+    return Bot(demo_kb, sessions=MemorySessionStore(), generator=FakeGenerator())
+
+
+@pytest.fixture(params=sorted(DRIVERS))
+def pair(request) -> tuple[Connector, Driver]:
+    return connector_class(request.param)(), DRIVERS[request.param]
+
+
+def test_every_builtin_has_a_driver():
+    assert set(available()) <= set(DRIVERS), "add a contract driver for the new connector"
+
+
+def test_a_message_round_trips(pair, bot):
+    connector, driver = pair
+    # an FAQ entry asked with its own first question is answered with its own answer
+    entry = next(c for c in bot.kb.index.chunks if c.kind == "faq")
+    response = connector.handle(driver.request(entry.title, f"{connector.name}-c1"), bot)
+    assert response.status == 200
+    assert driver.text(response) == entry.text
+
+
+def test_malformed_requests_get_a_4xx_with_a_reason(pair, bot):
+    connector, driver = pair
+    for request in driver.malformed():
+        response = connector.handle(request, bot)
+        assert 400 <= response.status < 500
+        error = response.payload()["error"]
+        assert error["code"] and len(error["message"]) > 10
+
+
+def test_handoff_renders_as_a_notice_and_silence_as_nothing(pair, bot):
+    connector, driver = pair
+    conversation = f"{connector.name}-handoff"
+    first = connector.handle(driver.request("I want to talk to a human", conversation), bot)
+    assert "team" in driver.text(first)
+    second = connector.handle(driver.request("hello?", conversation), bot)
+    assert second.status == 200 and driver.text(second) == ""
+
+
+def test_rich_replies_fall_back_to_text(pair):
+    connector, driver = pair
+    reply = Reply(
+        "Here are two tents for you [1].",
+        "generate",
+        0.8,
+        "s1",
+        citations=[Citation(1, "page:tents", "Tent guide", url="https://shop.example/tents")],
+        products=[ProductCard("T-1", "Ridge 2P Tent", 249.0, "USD", "https://shop.example/t1")],
+    )
+    message = IncomingMessage("tents?", session_id="s1", channel=connector.name)
+    text = driver.text(connector.render(reply, message))
+    assert text.startswith("Here are two tents for you [1].")
+    if "Ridge 2P Tent" in text:  # a text-only rendering carries cards and sources
+        assert "249.00 USD" in text and "[1] Tent guide https://shop.example/tents" in text
+    else:  # a rich rendering carries them as data
+        payload = connector.render(reply, message).payload()
+        reply_data = payload.get("reply", payload)
+        assert reply_data["products"][0]["title"] == "Ridge 2P Tent"
+        assert reply_data["citations"][0]["url"] == "https://shop.example/tents"
+
+
+# ---------------------------------------------------------------------------- text fallback
+def test_reply_as_text_lists_sources_and_products_in_the_reply_language():
+    reply = Reply(
+        "可以退货 [1]。",
+        "generate",
+        0.7,
+        "s",
+        language="zh",
+        citations=[Citation(1, "page:returns", "退货政策")],
+        products=[ProductCard("B-1", "登山靴", None)],
+    )
+    assert reply_as_text(reply) == "可以退货 [1]。\n\n• 登山靴\n\n来源：\n[1] 退货政策"
+    assert reply_as_text(reply, sources=False) == "可以退货 [1]。\n\n• 登山靴"
+    silent = Reply("", "handoff", 1.0, "s", silent=True)
+    assert reply_as_text(silent) == ""
+    faq = Reply("Yes.", "answer_faq", 0.9, "s", citations=[Citation(1, "faq:x", "X")])
+    assert reply_as_text(faq) == "Yes."  # the FAQ entry is the answer, not a source list
+
+
+# ---------------------------------------------------------------------------- registry
+def test_unknown_channel_names_the_builtins():
+    with pytest.raises(ConfigError, match=r"unknown channel 'slak'.*replay, web"):
+        build_connectors({"slak": {}})
+
+
+def test_import_path_failures_say_why():
+    with pytest.raises(ConfigError, match=r"cannot import module 'no_such_pkg\.mod'"):
+        connector_class("no_such_pkg.mod:Thing")
+    with pytest.raises(ConfigError, match="not a shopbot Connector"):
+        connector_class("json:dumps")
+    with pytest.raises(ConfigError, match="is nothing"):
+        connector_class("json:NoSuchThing")
+
+
+def test_bad_options_name_the_key():
+    with pytest.raises(ConfigError, match=r"channels\.web\.color"):
+        build_connectors({"web": {"color": "red"}})
+    with pytest.raises(ConfigError, match=r"channels\.web\.colour"):
+        build_connectors({"web": {"colour": "#fff"}})
+
+
+def test_disabled_channels_are_not_built_and_third_party_ones_are():
+    class Echo(Connector):
+        name = "echo-test"
+
+        def parse(self, request: ChannelRequest) -> Inbound:
+            body: Any = request.json()
+            return Inbound([IncomingMessage(body["text"], session_id="e")])
+
+        def render(self, reply: Reply, message: IncomingMessage) -> ChannelResponse:
+            return ChannelResponse.text(reply.text)
+
+    register(Echo)
+    built = build_connectors({"web": {"enabled": False}, "echo-test": None})
+    assert list(built) == ["echo-test"]
+    dotted = build_connectors({"connectors.web:WebConnector": {"title": "Help"}})
+    assert dotted["connectors.web:WebConnector"].options.title == "Help"
+
+
+def test_channel_error_is_always_4xx():
+    with pytest.raises(ValueError):
+        ChannelError(500, "x", "servers errors are not channel errors")
