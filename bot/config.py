@@ -63,6 +63,11 @@ class BotConfig(StrictModel):
     )
     max_message_chars: int = Field(default=2000, gt=0, description="longest accepted message")
     history_turns: int = Field(default=6, ge=0, description="turns of history in the prompt")
+    generation: bool = Field(
+        default=True,
+        description="false: never load the generative model; questions a policy page answers "
+        "get the best passage quoted (fast replays, very small machines)",
+    )
     generate_languages: list[str] = Field(
         default_factory=lambda: ["en"],
         description="languages the generator writes well; others get a quoted source instead",

@@ -170,6 +170,10 @@ class Bot:
     ) -> Iterator[str | Reply]:
         sources = [h for h in decision.hits if h.kind != "faq" or h is decision.hits[0]]
         session.failures = 0
+        if not self.config.generation:
+            reply = self._quoted(sources, decision, session, language, "generation off")
+            yield reply.text
+            return reply
         if language not in self.config.generate_languages:
             # the model cannot write this language well: quote the best source instead
             reply = self._quoted(sources, decision, session, language, "language")

@@ -343,6 +343,84 @@ def serve(
 
 
 @app.command()
+def replay(
+    transcripts: Annotated[
+        Path, typer.Argument(help="transcript file (JSONL, CSV, Twitter, ABCD)")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="output folder (resumable)")],
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="jsonl, csv, twitter or abcd (default: detected)"),
+    ] = None,
+    config: ConfigOption = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="replay at most this many conversations")
+    ] = None,
+    generate: Annotated[
+        bool,
+        typer.Option(
+            "--generate/--no-generate",
+            help="write answers with the generative model as live (default), or quote the "
+            "best passage instead (much faster)",
+        ),
+    ] = True,
+    title: Annotated[str | None, typer.Option(help="report title")] = None,
+) -> None:
+    """Replay past support conversations through the bot and report how it would have done.
+
+    Customer turns go to the bot in order, one session per conversation; each reply is
+    recorded beside what the human agent said. Writes replies.jsonl, malformed.jsonl,
+    summary.json and report.html to --out. Re-running with the same --out resumes.
+    """
+    from bot.sessions import MemorySessionStore
+    from connectors.app import build_bot
+    from connectors.replay import replay as run_replay
+    from connectors.replay import write_replay_report
+    from connectors.transcripts import FORMATS
+
+    if fmt is not None and fmt not in FORMATS:
+        raise _fail(ValueError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}"))
+    try:
+        cfg = load_config(config)
+        cfg.bot.generation = generate and cfg.bot.generation
+        with console.status("loading the knowledge base…"):
+            bot = build_bot(cfg, sessions=MemorySessionStore())
+        with _progress_bar() as progress:
+            task = progress.add_task("replaying conversations", total=limit)
+
+            def advance(conversations: int, turns: int) -> None:
+                progress.update(
+                    task, completed=conversations, description=f"replaying ({turns} turns)"
+                )
+
+            stats = run_replay(
+                bot,
+                transcripts,
+                out,
+                fmt=fmt,
+                limit=limit,
+                options={"generate": cfg.bot.generation},
+                progress=advance,
+            )
+        with console.status("clustering knowledge gaps and writing the report…"):
+            summary_path, report_path = write_replay_report(
+                bot, out, title=title or f"Replay of {transcripts.name} — {cfg.store.name}"
+            )
+    except ShopbotError as exc:
+        raise _fail(exc) from None
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    handled = summary.get("handled", {}).get("share") or 0.0
+    console.print(
+        f"replayed {stats.conversations} conversations ({stats.turns} customer turns, "
+        f"{stats.turns_per_s:.1f} turns/s); skipped {stats.skipped} already done, "
+        f"{stats.malformed} malformed (see {out / 'malformed.jsonl'})\n"
+        f"  in all: {summary.get('conversations')} conversations, {summary.get('turns')} turns, "
+        f"handled by the bot {handled:.1%}\n  report: {report_path}",
+        highlight=False,
+    )
+
+
+@app.command()
 def demo(config: ConfigOption = None) -> None:
     """Index the configured store (the bundled demo by default), then chat with the bot."""
     index(config=config, rebuild=False)

@@ -252,3 +252,17 @@ def test_a_generator_failing_mid_answer_keeps_the_checked_part(bot, generator):
     reply = ask(bot, "do you ship to PO boxes", session="midfail")
     assert reply.action == "generate" and reply.text  # quoted, not an error
     assert reply.citations[0].doc_id == "page:shipping.md"
+
+
+def test_generation_off_quotes_the_policy_page_without_a_model(demo_kb, generator):
+    bot = Bot(
+        demo_kb,
+        sessions=MemorySessionStore(),
+        generator=generator,
+        config=BotConfig(generation=False),
+    )
+    reply = ask(bot, "do you ship to PO boxes")
+    assert reply.action == "generate" and reply.meta["extractive"]
+    assert "PO boxes are accepted" in reply.text
+    assert reply.citations[0].doc_id == "page:shipping.md"
+    assert generator.history == []

@@ -1,12 +1,15 @@
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
 from connectors.cli import app
+from tests.connectors.conftest import free_port
 
 runner = CliRunner()
 
@@ -25,6 +28,11 @@ def config_file(store_dir: Path) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+def flat(text: str) -> str:
+    """Output with the terminal's line wrapping undone."""
+    return " ".join(text.split())
 
 
 def run(*args: str):
@@ -116,3 +124,54 @@ def test_fresh_checkout_flow_with_the_real_default_model(tmp_path):
     assert reply["action"] == "answer_faq"
     assert reply["citations"][0]["doc_id"] == "faq:delivery-times"
     assert (tmp_path / ".shopbot" / "sessions.db").is_file()  # the conversation was kept
+
+    # the replay of real support conversations, and its report in a real browser
+    source = root / ".." / "shared" / "data" / "twitter_customer_care" / "dev.json"
+    if source.exists():
+        out = tmp_path / "replay"
+        replayed = shopbot("replay", str(source), "--out", str(out), "--no-generate")
+        assert replayed.returncode == 0, replayed.stderr
+        assert "replayed 525 conversations (625 customer turns" in flat(replayed.stdout)
+        summary = json.loads((out / "summary.json").read_text())
+        assert (summary["conversations"], summary["turns"]) == (525, 625)
+        assert summary["groups"]["key"] == "company" and summary["gaps"]["clusters"] > 0
+        again = shopbot("replay", str(source), "--out", str(out), "--no-generate")
+        assert "skipped 525 already done" in flat(again.stdout), again.stdout
+
+        from tests.connectors.browser import artifact, chromium_page
+
+        with chromium_page() as (page, errors):
+            page.goto((out / "report.html").as_uri())
+            assert page.locator("svg").count() >= 4
+            assert "knowledge gaps" in page.content().lower()
+            page.screenshot(path=str(artifact("replay-report.png")), full_page=True)
+        assert errors == []
+
+    # shopbot serve on the same fresh folder serves the demo page and the API
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "connectors.cli", "serve", "--port", str(port), "--no-index"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, server.stderr.read()
+            time.sleep(0.5)
+        page = httpx.get(url)
+        assert page.status_code == 200 and 'src="/widget.js"' in page.text
+        chat = httpx.post(f"{url}/api/chat", json={"text": "How long does delivery take?"})
+        assert chat.json()["reply"]["citations"][0]["doc_id"] == "faq:delivery-times"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
