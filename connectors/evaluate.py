@@ -55,9 +55,17 @@ def load_queries(path: Path) -> list[Query]:
 
 
 def evaluate(
-    bot: Bot, queries: list[Query], *, progress: Callable[[int], None] | None = None
+    bot: Bot,
+    queries: list[Query],
+    *,
+    progress: Callable[[int], None] | None = None,
+    results: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Answer each query in a session of its own and score the replies."""
+    """Answer each query in a session of its own and score the replies.
+
+    ``results``, when given, receives one record per query for the report
+    (query, expected, predicted entry or None when the bot declined, action, confidence).
+    """
     correct, latencies = [], []
     declined, out_of_scope = [], []
     actions: dict[str, int] = {}
@@ -75,6 +83,18 @@ def evaluate(
             correct.append(answered and reply.citations[0].doc_id == f"faq:{query.expected}")
         declined.append(not answered)
         out_of_scope.append(query.expected is None)
+        if results is not None:
+            predicted = reply.citations[0].doc_id if answered else None
+            results.append(
+                {
+                    "query": query.text,
+                    "expected": query.expected,
+                    "predicted": predicted.removeprefix("faq:") if predicted else None,
+                    "action": reply.action,
+                    "confidence": round(float(reply.confidence), 4),
+                    "latency_ms": round(latencies[-1], 3),
+                }
+            )
         if progress:
             progress(1)
     per_action = {

@@ -61,11 +61,19 @@ def test_eval_command_writes_the_metrics(store_dir, tmp_path):
             str(config),
             "--json",
             str(out),
+            "--report",
+            str(tmp_path / "report"),
         ],
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    # the report agrees with the metrics, and draws the threshold curve
+    assert summary["accuracy"] == pytest.approx(data["accuracy"])
+    assert summary["n_queries"] == 3 and len(summary["threshold_curve"]) > 10
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert "<svg" in html and "threshold" in html.lower()
     for key in (
         "accuracy",
         "in_scope_accuracy",
