@@ -99,6 +99,7 @@ class Replayer:
         self.connector = ReplayConnector()
         self.redactor = redactor or Redactor()
         self.embedder = bot.kb.embedder
+        self._bot_vectors: dict[str, np.ndarray] = {}  # canned replies repeat: embed once
 
     def conversation(self, conversation: Conversation) -> list[dict[str, Any]]:
         """One record per customer turn (see the module docstring)."""
@@ -148,10 +149,16 @@ class Replayer:
         pairs = [r for r in records if r["agent"] and r["bot"]["text"]]
         if not pairs:
             return
-        texts = [t for r in pairs for t in (r["bot"]["text"], r["agent"])]
-        vectors = self.embedder.embed_documents(texts)
-        for n, record in enumerate(pairs):
-            score = float(np.dot(vectors[2 * n], vectors[2 * n + 1]))
+        cache = self._bot_vectors
+        new = list(dict.fromkeys(r["bot"]["text"] for r in pairs if r["bot"]["text"] not in cache))
+        if len(cache) + len(new) > 4096:
+            cache.clear()
+            new = list(dict.fromkeys(r["bot"]["text"] for r in pairs))
+        if new:
+            cache.update(zip(new, self.embedder.embed_documents(new), strict=True))
+        agents = self.embedder.embed_documents([r["agent"] for r in pairs])
+        for record, agent in zip(pairs, agents, strict=True):
+            score = float(np.dot(cache[record["bot"]["text"]], agent))
             record["agreement"] = round(score, 4)
 
 
