@@ -81,7 +81,8 @@ def child(mode: str, source: Path, out: Path, limit: int) -> None:
         texts: list[tuple[str, str]] = []
         for conversation in read_transcripts(source):
             if isinstance(conversation, Conversation):
-                texts += [(conversation.id, t.text) for t in conversation.turns if t.role == "customer"]
+                turns = conversation.turns
+                texts += [(conversation.id, t.text) for t in turns if t.role == "customer"]
             if len(texts) >= limit:
                 break
         started = time.perf_counter()
@@ -141,7 +142,8 @@ def main() -> None:
         for name, path in (("small", small), ("big", big)):
             runs[name] = run_child("replay", path, folder / f"out-{name}")
             runs[name]["file_mb"] = path.stat().st_size / 1e6
-            runs[name]["output_mb"] = (folder / f"out-{name}" / "replies.jsonl").stat().st_size / 1e6
+            output = folder / f"out-{name}" / "replies.jsonl"
+            runs[name]["output_mb"] = output.stat().st_size / 1e6
             print(f"replay {name}: {runs[name]}", flush=True)
 
     print()

@@ -3,10 +3,12 @@ side with ``Bot.reply`` called in-process on the same questions.
 
 The demo store's FAQ question variants are the questions (the FAQ path: no generative model).
 ``shopbot serve`` runs in its own process (uvicorn, one worker, SQLite sessions, rate limits
-off); the customers are asyncio tasks with httpx in this process, each with its own session,
+off); the customers are asyncio tasks in this process on keep-alive connections (a minimal
+HTTP/1.1 client, so the load generator costs little), each with its own session,
 asking one question after another for ``--seconds``. Both processes share the machine's
-cores, as a server and its load generator on one laptop would. The in-process baseline
-answers the same questions one after another in the same kind of sessions.
+cores, as a server and its load generator on one laptop would. Each simulated customer
+starts a new conversation every 20 questions; the in-process baseline answers the same
+questions one after another in the same kind of sessions (SQLite, 20 questions each).
 
     python bench/server.py [--levels 1 8 32 64] [--seconds 10] [--json OUT]
 """
@@ -38,6 +40,7 @@ from connectors.app import build_bot  # noqa: E402
 from connectors.config import load_config  # noqa: E402
 
 FAQ = ROOT / "knowledge" / "demo_store" / "faq.csv"
+PER_SESSION = 20  # questions per conversation, on both sides
 
 
 def questions() -> list[str]:
@@ -74,7 +77,7 @@ def in_process(config: Path, asked: list[str], seconds: float) -> dict[str, floa
     while time.perf_counter() < deadline:
         text = asked[n % len(asked)]
         started = time.perf_counter()
-        bot.reply(IncomingMessage(text, session_id=f"c{n // 20}", channel="web"))
+        bot.reply(IncomingMessage(text, session_id=f"c{n // PER_SESSION}", channel="web"))
         latencies.append((time.perf_counter() - started) * 1000)
         n += 1
     bot.sessions.close()
@@ -86,34 +89,75 @@ def in_process(config: Path, asked: list[str], seconds: float) -> dict[str, floa
     }
 
 
+class Connection:
+    """A minimal HTTP/1.1 keep-alive client on asyncio streams: the load generator should
+    cost the shared cores as little as possible (httpx costs several times more)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, payload: dict) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        body = json.dumps(payload).encode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + body)
+        status_line = await self.reader.readline()
+        status = int(status_line.split()[1])
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        return status, await self.reader.readexactly(length)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
 async def customers(url: str, asked: list[str], concurrency: int, seconds: float) -> dict:
+    host, port = url.removeprefix("http://").split(":")
     latencies: list[float] = []
     errors = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
 
-        async def customer(number: int, deadline: float) -> None:
-            nonlocal errors
-            session = (await client.post("/api/sessions")).json()["session_id"]
-            n = number
+    async def customer(number: int, deadline: float) -> None:
+        nonlocal errors
+        connection = Connection(host, int(port))
+        n, asked_here, session = number, 0, None
+        try:
             while time.perf_counter() < deadline:
+                if asked_here % PER_SESSION == 0:  # a new customer: a new conversation
+                    _, raw = await connection.post("/api/sessions", {})
+                    session = json.loads(raw)["session_id"]
+                asked_here += 1
                 body = {"text": asked[n % len(asked)], "session_id": session}
                 started = time.perf_counter()
                 try:
-                    response = await client.post("/api/chat", json=body)
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
+                    status, _ = await connection.post("/api/chat", body)
+                    ok = status == 200
+                except (OSError, ValueError, asyncio.IncompleteReadError):
                     ok = False
+                    await connection.close()
+                    connection = Connection(host, int(port))
                 if ok:
                     latencies.append((time.perf_counter() - started) * 1000)
                 else:
                     errors += 1
                 n += concurrency
+        finally:
+            await connection.close()
 
-        started = time.perf_counter()
-        deadline = started + seconds
-        await asyncio.gather(*(customer(i, deadline) for i in range(concurrency)))
-        elapsed = time.perf_counter() - started
+    started = time.perf_counter()
+    deadline = started + seconds
+    await asyncio.gather(*(customer(i, deadline) for i in range(concurrency)))
+    elapsed = time.perf_counter() - started
     return {
         "concurrency": concurrency,
         "requests": len(latencies),
@@ -131,9 +175,9 @@ def free_port() -> int:
 
 
 def start_server(config: Path, port: int) -> subprocess.Popen:
+    command = [sys.executable, "-m", "connectors.cli", "serve", "--config", str(config)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "connectors.cli", "serve", "--config", str(config)]
-        + ["--port", str(port), "--no-index"],
+        [*command, "--port", str(port), "--no-index"],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

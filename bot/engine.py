@@ -98,7 +98,10 @@ class Bot:
         text = self._validate(message.text)
         started = time.perf_counter()
         session = self.sessions.load(
-            message.session_id, channel=message.channel, user_id=message.user_id
+            message.session_id,
+            channel=message.channel,
+            user_id=message.user_id,
+            last=max(self.config.history_turns, 4),  # enough for the prompt and follow-ups
         )
         language = detect_language(text)
         session.language = language
@@ -214,7 +217,7 @@ class Bot:
                     break
                 kept.append(piece)
                 first_sentence_s = first_sentence_s or time.perf_counter() - started
-                yield piece + " "
+                yield piece if len(kept) == 1 else " " + piece  # joined: the reply's text
         except GeneratorError as exc:  # the model failed mid-answer: keep what was checked
             log.warning("generation failed: %s", exc)
             rejected = rejected or "(generation failed)"

@@ -149,17 +149,28 @@ class SessionStore(ABC):
     """Where sessions live. Every method is safe to call from several threads."""
 
     @abstractmethod
-    def get(self, session_id: str) -> Session | None:
-        """The stored session with all its turns, or None if it was never saved."""
+    def get(self, session_id: str, *, last: int | None = None) -> Session | None:
+        """The stored session with its turns (only the ``last`` N when given), or None if it
+        was never saved."""
+
+    def exists(self, session_id: str) -> bool:
+        """Whether the session was ever saved (cheap: no turns are read)."""
+        return self.get(session_id, last=0) is not None
 
     def load(
-        self, session_id: str, *, channel: str = "unknown", user_id: str = "anonymous"
+        self,
+        session_id: str,
+        *,
+        channel: str = "unknown",
+        user_id: str = "anonymous",
+        last: int | None = None,
     ) -> Session:
         """The stored session, or a new empty one (not stored until ``append``/``save_state``).
 
-        ``channel`` and ``user_id`` only apply to a new session.
+        ``channel`` and ``user_id`` only apply to a new session; ``last`` limits the turns
+        read to the most recent N (a long conversation stays cheap to answer).
         """
-        found = self.get(session_id)
+        found = self.get(session_id, last=last)
         if found is not None:
             return found
         now = time.time()
@@ -207,11 +218,17 @@ class MemorySessionStore(SessionStore):
         self._clock = _Clock()
         self._sessions: dict[str, Session] = {}
 
-    def get(self, session_id: str) -> Session | None:
+    def get(self, session_id: str, *, last: int | None = None) -> Session | None:
         validate_session_id(session_id)
         with self._lock:
             found = self._sessions.get(session_id)
-            return copy.deepcopy(found) if found is not None else None
+            if found is None:
+                return None
+            turns = found.turns if last is None else (found.turns[-last:] if last else [])
+            copied = copy.copy(found)
+            copied.turns = copy.deepcopy(turns)
+            copied.meta = copy.deepcopy(found.meta)
+            return copied
 
     def append(self, session: Session, *turns: Turn) -> None:
         _check_session(session)
@@ -431,19 +448,23 @@ class SQLiteSessionStore(SessionStore):
         with self._transaction(write=False) as conn:
             return str(conn.execute("PRAGMA journal_mode").fetchone()[0])
 
-    def get(self, session_id: str) -> Session | None:
+    def get(self, session_id: str, *, last: int | None = None) -> Session | None:
         validate_session_id(session_id)
+        if last is not None and last < 0:
+            raise ValueError(f"last must be None or >= 0 (got {last})")
         with self._transaction(write=False) as conn:
             row = conn.execute(
                 f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,)
             ).fetchone()
             if row is None:
                 return None
-            turn_rows = conn.execute(
-                "SELECT role, text, created_at, action, confidence, citations, meta "
-                "FROM turns WHERE session_id = ? ORDER BY id",
-                (session_id,),
-            ).fetchall()
+            columns = "id, role, text, created_at, action, confidence, citations, meta"
+            if last is None:
+                query = f"SELECT {columns} FROM turns WHERE session_id = ? ORDER BY id"
+                turn_rows = conn.execute(query, (session_id,)).fetchall()
+            else:
+                query = f"SELECT {columns} FROM turns WHERE session_id = ? ORDER BY id DESC LIMIT ?"
+                turn_rows = conn.execute(query, (session_id, last)).fetchall()[::-1]
         session = _session_from_row(row)
         session.turns = [
             Turn(
@@ -455,7 +476,7 @@ class SQLiteSessionStore(SessionStore):
                 citations=json.loads(citations),
                 meta=json.loads(meta),
             )
-            for role, text, created_at, action, confidence, citations, meta in turn_rows
+            for _, role, text, created_at, action, confidence, citations, meta in turn_rows
         ]
         return session
 

@@ -47,6 +47,12 @@ class ServerConfig(StrictModel):
         description="sites that may call the API from a browser (CORS); * = any",
     )
     max_body_bytes: int = Field(default=16_384, gt=0, description="largest request body")
+    concurrency: int | None = Field(
+        default=None,
+        gt=0,
+        description="messages answered at once (the rest wait their turn); default: twice "
+        "the CPU cores, since answering is CPU-bound",
+    )
     rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
     trust_proxy: bool = Field(
         default=False, description="take the client IP from X-Forwarded-For (behind a proxy)"

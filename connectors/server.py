@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import secrets
 import threading
 import time
@@ -164,6 +165,9 @@ class ChatService:
             weakref.WeakValueDictionary()
         )
         self._locks_guard = threading.Lock()
+        # answering is CPU-bound: more at once only thrashes the cores and the GIL
+        slots = self.server.concurrency or 2 * (os.cpu_count() or 1)
+        self.slots = threading.BoundedSemaphore(slots)
 
     def lock(self, session_id: str) -> threading.Lock:
         """The lock that keeps one conversation's messages in order."""
@@ -191,9 +195,18 @@ class ChatService:
         for limiter, key, _ in checks:  # (a race may let one extra message through)
             limiter.check(key)
 
+    def require(self, session_id: str) -> None:
+        """ChannelError 404 unless the conversation exists (reads no turns)."""
+        try:
+            known = self.bot.sessions.exists(session_id)
+        except ValueError:
+            known = False
+        if not known:
+            self.session("")
+
     def session(self, session_id: str) -> Session:
         try:
-            found = self.bot.sessions.get(session_id)
+            found = self.bot.sessions.get(session_id) if session_id else None
         except ValueError:
             found = None
         if found is None:
@@ -209,7 +222,7 @@ class ChatService:
         """Validate a chat body and apply the limits; ChannelError/RateLimited otherwise."""
         message = self.web.message(body, client=client)
         if isinstance(body, dict) and body.get("session_id") is not None:
-            self.session(message.session_id)  # 404 for tokens the server never gave out
+            self.require(message.session_id)  # 404 for tokens the server never gave out
         self.limit(message, client)
         return message
 
@@ -219,13 +232,14 @@ class ChatService:
         return session
 
     def reply(self, message: IncomingMessage) -> Reply:
-        with self.lock(message.session_id):
+        with self.lock(message.session_id), self.slots:
             return self.bot.reply(message)
 
     def stream(self, message: IncomingMessage) -> Iterator[str]:
         """Server-Sent Events for one message; errors after the start become an event."""
         lock = self.lock(message.session_id)
         lock.acquire()
+        self.slots.acquire()
         try:
             yield _sse("session", {"session_id": message.session_id})
             for event in self.bot.stream(message):
@@ -240,6 +254,7 @@ class ChatService:
                 {"code": "internal", "message": "the bot could not answer; please try again"},
             )
         finally:
+            self.slots.release()
             lock.release()
         yield _sse("done", {})
 

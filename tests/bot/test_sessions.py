@@ -384,3 +384,21 @@ def test_sqlite_in_memory() -> None:
     with SQLiteSessionStore(":memory:") as store:
         store.append(store.load("s1"), Turn("user", "hi"))
         assert store.get("s1") is not None
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_get_last_reads_only_the_latest_turns(kind, tmp_path):
+    from bot.sessions import MemorySessionStore, Session, SQLiteSessionStore, Turn
+
+    store = MemorySessionStore() if kind == "memory" else SQLiteSessionStore(tmp_path / "s.db")
+    session = Session("long", "web", "u")
+    for n in range(10):
+        store.append(session, Turn("user", f"q{n}"), Turn("assistant", f"a{n}"))
+    assert [t.text for t in store.get("long", last=3).turns] == ["a8", "q9", "a9"]
+    assert store.get("long", last=0).turns == []
+    assert len(store.get("long").turns) == 20
+    assert store.exists("long") and not store.exists("other")
+    loaded = store.load("long", last=2)
+    store.append(loaded, Turn("user", "q10"))
+    assert [t.text for t in store.get("long").turns][-3:] == ["q9", "a9", "q10"]
+    store.close()
