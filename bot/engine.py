@@ -14,6 +14,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 
 from bot.config import BotConfig
 from bot.generators.base import Generator, GeneratorError
@@ -294,6 +295,9 @@ class Bot:
                         {"n": c.n, "doc_id": c.doc_id, "title": c.title, "url": c.url}
                         for c in reply.citations
                     ],
+                    meta={"products": [asdict(p) for p in reply.products]}
+                    if reply.products
+                    else {},
                 )
             )
         self.sessions.append(session, *turns)

@@ -283,6 +283,7 @@ def history(session: Session) -> dict[str, Any]:
                 "created_at": turn.created_at,
                 "action": turn.action,
                 "citations": turn.citations,
+                "products": turn.meta.get("products", []),
             }
             for turn in session.turns
             if turn.role != "system"
