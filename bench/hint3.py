@@ -149,9 +149,19 @@ def main() -> None:
             labelled = queries(args.data / f"{name}_test.csv")
             records: list[dict] = []
             result = evaluate(bot, labelled, results=records)
+            in_scope = [q for q in labelled if q.expected is not None]
+            top1 = sum(
+                (hits := bot.retriever.retrieve(q.text, k=1)) != []
+                and hits[0].doc_id == f"faq:{q.expected}"
+                for q in in_scope
+            )
+            result["retrieval_top1_in_scope"] = top1 / len(in_scope)
         result["mcc_multiclass"] = multiclass_mcc(records)
         results[name] = result
-        print(f"\n{name}: {len(labelled)} queries ({result['n_out_of_scope']} out of scope)")
+        print(
+            f"\n{name}: {len(labelled)} queries ({result['n_out_of_scope']} out of scope); "
+            f"retrieval top-1 on the in-scope ones {result['retrieval_top1_in_scope']:.4f}"
+        )
         print(f"{'system':<34} {'accuracy':>8} {'in-scope':>8} {'OOS rec':>8} {'MCC':>7}")
         print(
             f"{'shopbot (calibrated on the FAQ)':<34} {result['accuracy']:>8.4f} "
