@@ -87,3 +87,12 @@ def test_eval_command_writes_the_metrics(store_dir, tmp_path):
         assert key in data
     assert data["n_queries"] == 3
     assert data["accuracy"] == 1.0  # exact FAQ questions answered, nonsense declined
+
+    # the report opens in a real browser without errors
+    from tests.connectors.browser import artifact, chromium_page
+
+    with chromium_page() as (page, errors):
+        page.goto((tmp_path / "report" / "report.html").as_uri())
+        assert page.locator("svg").count() >= 1
+        page.screenshot(path=str(artifact("eval-report.png")), full_page=True)
+    assert errors == []
