@@ -315,6 +315,18 @@ def evaluate_cmd(
         console.print(f"report: {report_path}", highlight=False)
 
 
+def _check_port(host: str, port: int) -> None:
+    """OSError if ``host:port`` cannot be listened on (in use, not an address of this host)."""
+    import socket
+
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+
+
 @app.command()
 def serve(
     config: ConfigOption = None,
@@ -350,6 +362,16 @@ def serve(
         application = create_app(cfg, bot=bot)
     except ShopbotError as exc:
         raise _fail(exc) from None
+    try:
+        _check_port(cfg.server.host, cfg.server.port)
+    except OSError as exc:
+        bot.sessions.close()
+        raise _fail(
+            ValueError(
+                f"cannot listen on {cfg.server.host}:{cfg.server.port} ({exc.strerror}): stop "
+                "the program using that port, or choose another with --port or server.port"
+            )
+        ) from None
     shown = "127.0.0.1" if cfg.server.host in ("0.0.0.0", "::") else cfg.server.host
     console.print(
         f"shopbot serving {cfg.store.name} on http://{shown}:{cfg.server.port}/ "
