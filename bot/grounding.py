@@ -7,8 +7,9 @@ be close to some source sentence (cosine at least the store's paraphrase floor: 
 two wordings of the same question are in this store's own FAQ, from the calibration), and
 it must not negate what that sentence says or the other way round (embeddings barely see
 "not"; a negation mismatch is the commonest way a small model contradicts its source).
-Sentences are also compared clause by clause, so "accepted for standard shipping only" is
-supported by "accepted for standard shipping only, not for express shipping". The
+A sentence that says yes to one thing and no to another is judged by its clause closest to
+the claim, so "accepted for standard shipping only" is supported by "accepted for standard
+shipping only, not for express shipping". The
 first unsupported sentence ends the answer; when no sentence survives, the answer is the
 source sentences closest to the question, quoted.
 """
@@ -98,16 +99,22 @@ class GroundingChecker:
         if len(claim.split()) < MIN_WORDS or not len(sources.texts):
             return True
         query = self.embedder.embed_query(claim)
-        units, vectors = sources.texts, sources.vectors
-        if sources.clause_vectors is not None:
-            units = units + sources.clause_texts
-            vectors = np.vstack([vectors, sources.clause_vectors])
-        similarities = vectors @ query
+        similarities = sources.vectors @ query
         best = int(np.argmax(similarities))
-        if float(similarities[best]) < self.floor:
+        if float(similarities[best]) < self.floor:  # the bar is met by a whole sentence
             return False
         negated = bool(NEGATION.search(claim))
-        return negated == bool(NEGATION.search(units[best]))
+        sentence = sources.texts[best]
+        if negated == bool(NEGATION.search(sentence)):
+            return True
+        # a sentence that says yes to one thing and no to another: the claim must agree
+        # with the clause of that sentence it is closest to
+        parts = clauses(sentence)
+        if not parts or sources.clause_vectors is None:
+            return False
+        rows = [i for i, text in enumerate(sources.clause_texts) if text in parts]
+        closest = rows[int(np.argmax(sources.clause_vectors[rows] @ query))]
+        return negated == bool(NEGATION.search(sources.clause_texts[closest]))
 
     def extract(
         self, question: str, sources: SourceSentences, *, max_sentences: int = 2

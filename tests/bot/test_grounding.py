@@ -23,10 +23,13 @@ def hit(text: str, doc_id: str = "page:x") -> Hit:
     return Hit(chunk_id=doc_id + "#0", doc_id=doc_id, text=text, metadata=meta, score=1.0)
 
 
-@pytest.fixture(scope="module")
-def checker(st_embedder):
-    # 0.6 is the fallback floor; calibrated stores use their own paraphrase floor
-    return GroundingChecker(st_embedder, floor=0.6)
+@pytest.fixture(scope="module", params=["fallback", "demo store"])
+def checker(request, st_embedder, demo_kb):
+    # 0.6 is the fallback floor; a calibrated store uses its own paraphrase floor
+    if request.param == "fallback":
+        return GroundingChecker(st_embedder, floor=0.6)
+    floor = demo_kb.confidence().stats["paraphrase_floor"]
+    return GroundingChecker(st_embedder, floor=floor)
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +58,9 @@ def test_sentences_the_sources_support(checker, facts, sentence):
         "Footwear that has been worn outdoors can be returned [2].",  # drops the negation
         "Orders over $50 ship free within the contiguous US [1].",  # a number not in sources
         "We offer free gift wrapping on every order placed this month.",  # not in sources
+        # what the bundled model once said above the shipping policy
+        "I'm sorry for any confusion, but as a customer-service assistant, I'm not "
+        "equipped to provide shipping services.",
     ],
 )
 def test_sentences_the_sources_do_not_support(checker, facts, sentence):

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 FAQ = ROOT / "knowledge" / "demo_store" / "faq.csv"
 WIDGET_JS = ROOT / "connectors" / "static" / "widget.js"
-RED = "rgb(204, 0, 0)"  # the demo page's hostile text colour
+RED = "rgb(204, 0, 0)"  # the text colour of the demo page's hostile theme (/?hostile)
 FAQ_ID = "return-window"  # the demo store's returns FAQ entry
 
 
@@ -104,9 +104,10 @@ def tab(browser, live_server) -> Iterator[Tab]:
 
 
 # ---------------------------------------------------------------------------- helpers
-def load_demo(tab: Tab) -> Any:
+def load_demo(tab: Tab, *, hostile: bool = True) -> Any:
+    """The demo page; with ``hostile`` its careless-theme stylesheet is switched on."""
     page = tab.page
-    page.goto(tab.url + "/")
+    page.goto(tab.url + ("/?hostile" if hostile else "/"))
     page.locator(".sb-launcher").wait_for()
     return page
 
