@@ -21,6 +21,7 @@ threadpool; messages of one conversation are answered one at a time, in order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -29,7 +30,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,7 @@ class ChatService:
         # answering is CPU-bound: more at once only thrashes the cores and the GIL
         slots = self.server.concurrency or 2 * (os.cpu_count() or 1)
         self.slots = threading.BoundedSemaphore(slots)
+        self._workers: set[asyncio.Future[None]] = set()
 
     def lock(self, session_id: str) -> threading.Lock:
         """The lock that keeps one conversation's messages in order."""
@@ -235,28 +237,50 @@ class ChatService:
         with self.lock(message.session_id), self.slots:
             return self.bot.reply(message)
 
-    def stream(self, message: IncomingMessage) -> Iterator[str]:
-        """Server-Sent Events for one message; errors after the start become an event."""
-        lock = self.lock(message.session_id)
-        lock.acquire()
-        self.slots.acquire()
-        try:
-            yield _sse("session", {"session_id": message.session_id})
-            for event in self.bot.stream(message):
-                if isinstance(event, Reply):
-                    yield _sse("reply", {"session_id": event.session_id, **reply_payload(event)})
-                elif event:
-                    yield _sse("delta", {"text": event})
-        except Exception:  # the stream has started: tell the client, keep the trace in the log
-            log.exception("streaming reply failed (session %s)", message.session_id)
-            yield _sse(
-                "error",
-                {"code": "internal", "message": "the bot could not answer; please try again"},
-            )
-        finally:
-            self.slots.release()
-            lock.release()
+    async def stream(self, message: IncomingMessage) -> AsyncIterator[str]:
+        """Server-Sent Events for one message; errors after the start become an event.
+
+        The bot runs to the end in a worker thread of its own, which alone holds the
+        conversation's lock and an answering slot: a customer who closes the tab mid-answer
+        frees both as soon as the answer is finished, and the answer is still stored (the
+        widget finds it in the history after a reload).
+        """
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue[object] = asyncio.Queue()
+
+        def put(item: object) -> None:
+            # (RuntimeError: the server is shutting down and nobody is listening)
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(events.put_nowait, item)
+
+        def work() -> None:
+            try:
+                with self.lock(message.session_id), self.slots:
+                    for event in self.bot.stream(message):
+                        put(event)
+            except Exception:  # the stream has started: the client gets an event, we the trace
+                log.exception("streaming reply failed (session %s)", message.session_id)
+                put(_FAILED)
+            finally:
+                put(_END)
+
+        worker = asyncio.ensure_future(asyncio.to_thread(work))
+        self._workers.add(worker)  # keep a reference until it is done, listened to or not
+        worker.add_done_callback(self._workers.discard)
+        yield _sse("session", {"session_id": message.session_id})
+        while (event := await events.get()) is not _END:
+            if event is _FAILED:
+                message_text = "the bot could not answer; please try again"
+                yield _sse("error", {"code": "internal", "message": message_text})
+            elif isinstance(event, Reply):
+                yield _sse("reply", {"session_id": event.session_id, **reply_payload(event)})
+            elif event:
+                yield _sse("delta", {"text": event})
         yield _sse("done", {})
+
+
+_END = object()
+_FAILED = object()
 
 
 class RateLimited(Exception):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -349,3 +350,37 @@ def test_demo_page_and_widget_are_served(live_server, path):
         assert "Kestrel Ridge" in response.text and "/widget.js" in response.text
     else:
         assert response.headers["content-type"].startswith("application/javascript")
+
+
+class SlowGenerator(FakeGenerator):
+    """Streams its words 50 ms apart, like a model on a busy CPU."""
+
+    def _pieces(self, *args, **kwargs):
+        for piece in super()._pieces(*args, **kwargs):
+            time.sleep(0.05)
+            yield piece
+
+
+def test_a_client_that_leaves_mid_stream_frees_its_conversation(demo_kb, tmp_path):
+    config = make_server_config(tmp_path, concurrency=1)
+    generator = SlowGenerator()
+    sentence = "PO boxes are accepted for US Postal Service standard shipping only [1]. "
+    generator.enqueue(sentence * 6, sentence * 6)
+    bot = make_bot(demo_kb, config, generator)
+    with serving(config, bot) as url, httpx.Client(base_url=url, timeout=30) as client:
+        token = client.post("/api/sessions").json()["session_id"]
+        body = {"text": "do you ship to PO boxes", "session_id": token}
+        with client.stream("POST", "/api/chat/stream", json=body) as response:
+            for line in response.iter_lines():
+                if line.startswith("event: delta"):
+                    break  # the customer closes the tab after the first sentence
+        # the conversation's lock and the only answering slot are given back
+        started = time.monotonic()
+        again = client.post("/api/chat", json={"text": first_faq()[1], "session_id": token})
+        assert again.status_code == 200
+        assert time.monotonic() - started < 10
+        # and the answer the customer left before the end of was still stored
+        messages = client.get(f"/api/sessions/{token}").json()["messages"]
+        assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
+        assert messages[1]["action"] == "generate" and "PO boxes" in messages[1]["text"]
+    bot.sessions.close()
