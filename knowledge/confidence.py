@@ -43,9 +43,10 @@ FEATURES = (
     "support",
     "coverage",
     "unknown_words",
+    "rank_agreement",
 )
 #: bump when the features or the fitting change, so stored calibrations are redone
-VERSION = 4
+VERSION = 5
 MIN_SAMPLES = 40
 MAX_HELD_OUT = 1500
 MAX_ENTRIES_OUT = 600
@@ -90,6 +91,8 @@ def hit_features(
             math.log1p(top.support),
             coverage,
             unknown / len(query_tokens) if query_tokens else 0.0,
+            # both retrievers put it first (1), or how far down BM25 has it (1/rank, 0 = absent)
+            1.0 / top.lexical_rank if top.lexical_rank else 0.0,
         ],
         dtype=np.float64,
     )
