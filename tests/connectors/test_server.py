@@ -384,3 +384,36 @@ def test_a_client_that_leaves_mid_stream_frees_its_conversation(demo_kb, tmp_pat
         assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
         assert messages[1]["action"] == "generate" and "PO boxes" in messages[1]["text"]
     bot.sessions.close()
+
+
+def test_other_channels_are_served_at_their_webhook(demo_kb, tmp_path):
+    config = make_server_config(tmp_path)
+    config.channels = {"web": {}, "replay": {}}
+    bot = make_bot(demo_kb, config, FakeGenerator())
+    _, question, answer = first_faq()
+    with serving(config, bot) as url, httpx.Client(base_url=url) as client:
+        body = {"conversation_id": "past-1", "text": question}
+        response = client.post("/channels/replay", json=body)
+        assert response.status_code == 200
+        assert response.json()["plain_text"] == answer
+        assert_error(
+            client.post("/channels/replay", json={"text": "hi"}), 422, "missing_conversation"
+        )
+        assert sorted(client.get("/healthz").json()["channels"]) == ["replay", "web"]
+    bot.sessions.close()
+
+
+def test_behind_a_proxy_the_forwarded_address_is_limited(demo_kb, tmp_path):
+    config = make_server_config(tmp_path, trust_proxy=True, rate_limit={"per_ip": 1})
+    bot = make_bot(demo_kb, config, FakeGenerator())
+    _, question, _ = first_faq()
+    with serving(config, bot) as url, httpx.Client(base_url=url) as client:
+
+        def ask(address):
+            headers = {"x-forwarded-for": f"{address}, 10.0.0.1"}
+            return client.post("/api/chat", json={"text": question}, headers=headers)
+
+        assert ask("203.0.113.5").status_code == 200
+        assert_error(ask("203.0.113.5"), 429, "rate_limited")
+        assert ask("198.51.100.7").status_code == 200  # another customer behind the proxy
+    bot.sessions.close()
