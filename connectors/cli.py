@@ -294,6 +294,8 @@ def evaluate_cmd(
             )
     except ShopbotError as exc:
         raise _fail(exc) from None
+    except OSError as exc:  # the report folder cannot be written
+        raise _fail(ValueError(f"cannot write the report to {report}: {exc.strerror}")) from None
     table = Table(title=f"{len(labelled)} queries")
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -310,7 +312,10 @@ def evaluate_cmd(
     console.print(table)
     console.print(f"actions: {result['actions']}", highlight=False)
     if json_out:
-        json_out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+        try:
+            json_out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+        except OSError as exc:
+            raise _fail(ValueError(f"cannot write {json_out}: {exc.strerror}")) from None
     if report:
         console.print(f"report: {report_path}", highlight=False)
 

@@ -169,7 +169,15 @@ def _manifest(source: Path, fmt: str, options: dict[str, Any]) -> dict[str, Any]
 
 def _prepare_out(out_dir: Path, manifest: dict[str, Any]) -> set[str]:
     """Check (or write) the manifest; cut a half-written last line; the ids already done."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".write-test"
+        probe.write_text("", encoding="utf-8")
+        probe.unlink()
+    except OSError as exc:
+        raise ReplayError(
+            f"cannot write to the output folder {out_dir} ({exc.strerror}): choose another --out"
+        ) from None
     path = out_dir / MANIFEST
     if path.exists():
         try:

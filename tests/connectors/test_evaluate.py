@@ -96,3 +96,18 @@ def test_eval_command_writes_the_metrics(store_dir, tmp_path):
         assert page.locator("svg").count() >= 1
         page.screenshot(path=str(artifact("eval-report.png")), full_page=True)
     assert errors == []
+
+
+def test_eval_says_when_it_cannot_write(store_dir, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("embedder: {backend: fake}\n", encoding="utf-8")
+    queries = tmp_path / "queries.csv"
+    queries.write_text("query,expected_id\nHow long does delivery take?,ship-time\n")
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    base = ["eval", "--faq", str(store_dir / "faq.csv"), "--queries", str(queries)]
+    for option in ("--json", "--report"):
+        args = [*base, "--config", str(config), option, str(blocker / "out")]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 1, result.output
+        assert "cannot write" in result.output and "Traceback" not in result.output

@@ -176,3 +176,11 @@ def test_every_format_replays_and_reports(bot, tmp_path, name, fmt):
     assert summary["turns"] == stats.turns
     assert summary["conversations"] == stats.conversations
     assert "<svg" in report_path.read_text()
+
+
+def test_an_unwritable_output_folder_is_a_clear_error(bot, tmp_path):
+    source = write_jsonl(tmp_path / "t.jsonl", STORE[:1])
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ReplayError, match="cannot write to the output folder"):
+        replay(bot, source, blocker / "out")
