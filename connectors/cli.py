@@ -359,6 +359,9 @@ def serve(
             cfg.server.host = host
         if port is not None:
             cfg.server.port = port
+        from connectors.base import build_connectors
+
+        build_connectors(cfg.channels)  # a wrong channel fails now, not after the models load
         if not no_index:
             index(config=config, rebuild=False)
         with console.status("loading the knowledge base and the embedding model…"):
