@@ -71,6 +71,7 @@ class Bot:
         self.messages = Messages(self.config.messages)
         self.redactor = redactor or Redactor()
         self._generator = generator
+        self._public: frozenset[str] | None = None
         floor = self.confidence.stats.get("paraphrase_floor")
         # stores too small to calibrate: the fallback confidence model's own midpoint
         self.grounding = GroundingChecker(kb.embedder, floor=floor if floor else 0.6)
@@ -85,6 +86,22 @@ class Bot:
         elif callable(self._generator) and not isinstance(self._generator, Generator):
             self._generator = self._generator()
         return self._generator  # type: ignore[return-value]
+
+    @property
+    def public_values(self) -> frozenset[str]:
+        """What looks like personal data but is the store's own, published in its knowledge
+        (its support e-mail address, phone number...): never redacted. Found once."""
+        if self._public is None:
+            texts = [chunk.text for chunk in self.kb.index.chunks]
+            texts += [t for table in self.messages.table.values() for t in table.values()]
+            self._public = frozenset(
+                text[m.start : m.end] for text in texts for m in self.redactor.find(text)
+            )
+        return self._public
+
+    def redact(self, text: str) -> str:
+        """``text`` with the customer's personal data replaced (the store's own kept)."""
+        return self.redactor.redact(text, keep=self.public_values)
 
     # ------------------------------------------------------------------ public
     def reply(self, message: IncomingMessage) -> Reply:
@@ -106,7 +123,7 @@ class Bot:
         )
         language = detect_language(text)
         session.language = language
-        user_turn = Turn("user", self.redactor.redact(text), meta={"channel": message.channel})
+        user_turn = Turn("user", self.redact(text), meta={"channel": message.channel})
 
         if session.state == "handoff":  # a person has this conversation: stay silent
             reply = Reply("", "handoff", 1.0, session.id, language, silent=True)
@@ -288,7 +305,7 @@ class Bot:
             turns.append(
                 Turn(
                     "assistant",
-                    self.redactor.redact(reply.text),
+                    self.redact(reply.text),
                     action=reply.action,
                     confidence=round(reply.confidence, 4),
                     citations=[

@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -200,6 +200,10 @@ _DETECTORS: tuple[tuple[str, re.Pattern[str], Callable[[str], int]], ...] = (
 )
 
 
+def _bare(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text).lower()
+
+
 class Redactor:
     """Finds and replaces PII. ``kinds`` picks the built-in kinds (default: all of ``KINDS``);
     ``extra`` adds patterns of your own, ``{label: regex}``, replaced by ``[LABEL]``.
@@ -238,8 +242,10 @@ class Redactor:
         labels = sorted({d[0] for d in self._detectors} | set(KINDS), key=len, reverse=True)
         self._placeholder = re.compile(r"\[(?:" + "|".join(map(re.escape, labels)) + r")\]")
 
-    def find(self, text: str) -> list[Match]:
-        """The PII in ``text``, in order, never overlapping."""
+    def find(self, text: str, *, keep: Collection[str] = ()) -> list[Match]:
+        """The PII in ``text``, in order, never overlapping; matches whose text is in
+        ``keep`` (the store's own public e-mail address and phone number, say) are not PII."""
+        original = text
         text = text.translate(_FOLD)  # same length: spans below are spans of the original
         protected = [(m.start(), m.end()) for m in self._placeholder.finditer(text)]
         candidates: list[tuple[int, int, int, str]] = []  # (start, end, precedence, kind)
@@ -262,16 +268,19 @@ class Redactor:
             if at == 0 or taken[at - 1][1] <= start:
                 taken.insert(at, (start, end))
                 matches.append(Match(kind, start, end))
+        if keep:  # compared without punctuation: "(+1 303-555-0142)" is "+1 303 555 0142"
+            kept = {_bare(value) for value in keep}
+            matches = [m for m in matches if _bare(original[m.start : m.end]) not in kept]
         return sorted(matches, key=lambda m: m.start)
 
-    def redact(self, text: str) -> str:
+    def redact(self, text: str, *, keep: Collection[str] = ()) -> str:
         """``text`` with every piece of PII replaced by its placeholder, e.g. ``[EMAIL]``.
 
         Repeats until nothing more is found (one pass nearly always suffices), so redacting
         twice changes nothing. It ends: placeholders are never matched, so each pass shrinks
         the text that can still match.
         """
-        while matches := self.find(text):
+        while matches := self.find(text, keep=keep):
             parts: list[str] = []
             position = 0
             for match in matches:

@@ -97,7 +97,7 @@ class Replayer:
     def __init__(self, bot: Bot, *, redactor: Redactor | None = None) -> None:
         self.bot = bot
         self.connector = ReplayConnector()
-        self.redactor = redactor or Redactor()
+        self.redactor = redactor  # default: the bot's (keeps the store's own contact details)
         self.embedder = bot.kb.embedder
         self._bot_vectors: dict[str, np.ndarray] = {}  # canned replies repeat: embed once
 
@@ -106,7 +106,7 @@ class Replayer:
         records: list[dict[str, Any]] = []
         session = f"replay:{conversation.id}"
         self.bot.sessions.delete(session)  # a resumed or repeated id starts clean
-        redact = self.redactor.redact
+        redact = self.bot.redact if self.redactor is None else self.redactor.redact
         for index, customer, agent, stamp in _agent_replies(conversation):
             request = ChannelRequest.from_json(
                 {"conversation_id": conversation.id, "text": customer, "meta": conversation.meta}

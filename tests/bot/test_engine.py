@@ -158,6 +158,18 @@ def test_personal_data_is_redacted_before_it_is_stored(bot):
     assert "jane.doe@example.com" not in stored and "[EMAIL]" in stored
 
 
+def test_the_stores_own_contact_details_are_not_redacted(bot):
+    reply = ask(bot, "My item arrived damaged", session="own")
+    assert "help@kestrelridge.example" in reply.text  # the canonical answer
+    stored = bot.sessions.get("own").turns
+    assert "help@kestrelridge.example" in stored[1].text  # shown again after a reload
+    assert "help@kestrelridge.example" in bot.public_values
+    # a customer's own address is still redacted, even beside the store's
+    ask(bot, "write to me at jane@example.com, not help@kestrelridge.example", session="own2")
+    user = bot.sessions.get("own2").turns[0].text
+    assert "jane@example.com" not in user and "help@kestrelridge.example" in user
+
+
 def test_bad_input_is_rejected_with_the_fix(bot):
     with pytest.raises(ValueError, match="empty"):
         ask(bot, "   ")

@@ -246,3 +246,18 @@ def test_long_text_is_fast_enough() -> None:
     out = redact(text)
     assert time.perf_counter() - started < 5
     assert out.count("[PHONE]") == 2000 and "KR-1002345" in out
+
+
+def test_keep_leaves_the_listed_values_alone():
+    from bot.privacy import Redactor
+
+    text = "Mail help@shop.example or call +1 303-555-0142; I'm jane@example.com"
+    kept = Redactor().redact(text, keep={"help@shop.example", "+1 303-555-0142"})
+    assert kept == "Mail help@shop.example or call +1 303-555-0142; I'm [EMAIL]"
+
+
+def test_keep_ignores_punctuation_around_the_value():
+    from bot.privacy import Redactor
+
+    kept = Redactor().redact("Call us (+1 303-555-0142).", keep={"+1 303 555 0142"})
+    assert "303-555-0142" in kept
