@@ -61,7 +61,7 @@ def write_config(folder: Path) -> Path:
         f"knowledge:\n  index_dir: {folder / 'index'}\n"
         f"embedder:\n  cache_dir: {ROOT / '.shopbot' / 'models'}\n"
         f"bot:\n  sessions:\n    path: {folder / 'sessions.db'}\n"
-        "server:\n  rate_limit: {per_session: 0, per_ip: 0}\n",
+        "server:\n  rate_limit: {per_session: 0, per_ip: 0}\n  preload_generator: false\n",
         encoding="utf-8",
     )
     return config

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
@@ -72,20 +73,34 @@ class Bot:
         self.redactor = redactor or Redactor()
         self._generator = generator
         self._public: frozenset[str] | None = None
+        self._generator_lock = threading.Lock()
         floor = self.confidence.stats.get("paraphrase_floor")
         # stores too small to calibrate: the fallback confidence model's own midpoint
         self.grounding = GroundingChecker(kb.embedder, floor=floor if floor else 0.6)
 
     @property
     def generator(self) -> Generator:
-        """The generative model, loaded on first use (FAQ answers never need it)."""
-        if self._generator is None:
-            from bot.generators import make_generator
+        """The generative model, loaded on first use (FAQ answers never need it); threads
+        asking at once wait for one load."""
+        with self._generator_lock:
+            if self._generator is None:
+                from bot.generators import make_generator
 
-            self._generator = make_generator(self.config.generator)
-        elif callable(self._generator) and not isinstance(self._generator, Generator):
-            self._generator = self._generator()
-        return self._generator  # type: ignore[return-value]
+                self._generator = make_generator(self.config.generator)
+            elif callable(self._generator) and not isinstance(self._generator, Generator):
+                self._generator = self._generator()
+            return self._generator  # type: ignore[return-value]
+
+    def preload(self) -> None:
+        """Load the generative model now (in the background of a server, say), so the first
+        customer whose question needs it does not wait for the load. Failures are logged:
+        the bot then quotes its sources, as it would at the first question."""
+        if not self.config.generation:
+            return
+        try:
+            self.generator  # noqa: B018 - loads it
+        except Exception as exc:  # reported; handled again at the first question
+            log.warning("could not preload the generative model: %s", exc)
 
     @property
     def public_values(self) -> frozenset[str]:

@@ -386,6 +386,10 @@ def serve(
         "(widget: /widget.js, API docs: /docs); Ctrl-C stops",
         highlight=False,
     )
+    if cfg.server.preload_generator and cfg.bot.generation:
+        import threading
+
+        threading.Thread(target=bot.preload, name="preload-generator", daemon=True).start()
     try:
         uvicorn.run(application, host=cfg.server.host, port=cfg.server.port, log_level="warning")
     finally:

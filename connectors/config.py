@@ -63,6 +63,11 @@ class ServerConfig(StrictModel):
         "unset = those endpoints are off",
     )
     demo_page: bool = Field(default=True, description="serve the demo store page at /")
+    preload_generator: bool = Field(
+        default=True,
+        description="load the generative model in the background at start, so the first "
+        "question that needs it does not wait for the load",
+    )
 
 
 class ShopbotConfig(StrictModel):

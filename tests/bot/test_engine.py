@@ -278,3 +278,26 @@ def test_generation_off_quotes_the_policy_page_without_a_model(demo_kb, generato
     assert "PO boxes are accepted" in reply.text
     assert reply.citations[0].doc_id == "page:shipping.md"
     assert generator.history == []
+
+
+def test_preload_loads_the_generator_once_and_never_raises(demo_kb):
+    calls = []
+
+    def factory():
+        calls.append(1)
+        return FakeGenerator()
+
+    bot = Bot(demo_kb, sessions=MemorySessionStore(), generator=factory)
+    bot.preload()
+    bot.preload()
+    assert len(calls) == 1 and isinstance(bot.generator, FakeGenerator)
+
+    def broken():
+        raise RuntimeError("no model file")
+
+    failing = Bot(demo_kb, sessions=MemorySessionStore(), generator=broken)
+    failing.preload()  # logged, not raised
+    off = Bot(
+        demo_kb, sessions=MemorySessionStore(), generator=broken, config=BotConfig(generation=False)
+    )
+    off.preload()  # generation off: nothing is loaded
