@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import socket
 import threading
 import time
@@ -20,6 +21,17 @@ from bot.generators.fake import FakeGenerator
 from bot.sessions import SQLiteSessionStore
 from connectors.config import ShopbotConfig
 from connectors.server import create_app
+
+DEMO_FAQ = Path(__file__).resolve().parents[2] / "knowledge" / "demo_store" / "faq.csv"
+
+
+def faq_entry(entry_id: str | None = None) -> tuple[str, str, str]:
+    """(id, first question, canonical answer) of a demo-store FAQ entry (default: the first)."""
+    with DEMO_FAQ.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["answer"] and entry_id in (None, row["id"]):
+                return row["id"], row["question"], row["answer"]
+    raise LookupError(entry_id)
 
 
 def free_port() -> int:

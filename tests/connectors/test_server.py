@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-import csv
 import itertools
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
 
 from bot.generators.fake import FakeGenerator
-from tests.connectors.conftest import make_bot, make_server_config, serving
+from tests.connectors.conftest import faq_entry, make_bot, make_server_config, serving
 
-FAQ = Path(__file__).resolve().parents[2] / "knowledge" / "demo_store" / "faq.csv"
 ADMIN = {"authorization": "Bearer agent-secret"}
-
-
-def faq_entry(entry_id: str) -> tuple[str, str]:
-    """(first question, canonical answer) of a demo-store FAQ entry."""
-    path = FAQ
-    with path.open(encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            if row["id"] == entry_id:
-                return row["question"], row["answer"]
-    raise KeyError(entry_id)
-
-
-def first_faq() -> tuple[str, str, str]:
-    path = FAQ
-    with path.open(encoding="utf-8") as handle:
-        row = next(csv.DictReader(handle))
-    return row["id"], row["question"], row["answer"]
 
 
 def sse_events(response: httpx.Response) -> list[tuple[str, dict]]:
@@ -67,7 +47,7 @@ def test_health_and_openapi(live_server):
 
 
 def test_faq_question_gets_its_canonical_answer_and_a_session(live_server):
-    entry, question, answer = first_faq()
+    entry, question, answer = faq_entry()
     with live_server.client() as client:
         body = client.post("/api/chat", json={"text": question}).json()
         reply = body["reply"]
@@ -100,7 +80,7 @@ def test_started_session_keeps_the_conversation(live_server):
 
 
 def test_stream_sends_session_deltas_reply_done(live_server):
-    _, question, answer = first_faq()
+    _, question, answer = faq_entry()
     with (
         live_server.client() as client,
         client.stream("POST", "/api/chat/stream", json={"text": question}) as response,
@@ -216,7 +196,7 @@ def test_handoff_then_silence_then_agent_then_release(live_server):
 
         released = client.post(f"/api/sessions/{token}/release", headers=ADMIN).json()
         assert released["state"] == "bot"
-        _, question, answer = first_faq()
+        _, question, answer = faq_entry()
         assert say(question)["reply"]["text"] == answer
 
 
@@ -244,7 +224,7 @@ def test_agent_endpoints_are_off_without_a_token(demo_kb, tmp_path):
 def test_rate_limits_per_session_and_per_ip(demo_kb, tmp_path):
     config = make_server_config(tmp_path, rate_limit={"per_session": 2, "per_ip": 4})
     bot = make_bot(demo_kb, config, FakeGenerator())
-    _, question, _ = first_faq()
+    _, question, _ = faq_entry()
     with serving(config, bot) as url, httpx.Client(base_url=url) as client:
         token = client.post("/api/sessions").json()["session_id"]
         body = {"text": question, "session_id": token}
@@ -283,7 +263,7 @@ def test_cors_allows_configured_origins_only(demo_kb, tmp_path):
 # ---------------------------------------------------------------------------- durability
 def test_conversation_survives_a_server_restart(demo_kb, tmp_path):
     config = make_server_config(tmp_path)
-    _, question, answer = first_faq()
+    _, question, answer = faq_entry()
     bot = make_bot(demo_kb, config, FakeGenerator())
     with serving(config, bot) as url, httpx.Client(base_url=url) as client:
         token = client.post("/api/chat", json={"text": question}).json()["session_id"]
@@ -299,7 +279,7 @@ def test_conversation_survives_a_server_restart(demo_kb, tmp_path):
 
 
 def test_parallel_messages_in_one_session_are_answered_in_turn(live_server):
-    questions = [first_faq()[1], "do you ship to Canada?", "转人工", "where is my order?"] * 2
+    questions = [faq_entry()[1], "do you ship to Canada?", "转人工", "where is my order?"] * 2
     with live_server.client() as client:
         token = client.post("/api/sessions").json()["session_id"]
 
@@ -376,7 +356,7 @@ def test_a_client_that_leaves_mid_stream_frees_its_conversation(demo_kb, tmp_pat
                     break  # the customer closes the tab after the first sentence
         # the conversation's lock and the only answering slot are given back
         started = time.monotonic()
-        again = client.post("/api/chat", json={"text": first_faq()[1], "session_id": token})
+        again = client.post("/api/chat", json={"text": faq_entry()[1], "session_id": token})
         assert again.status_code == 200
         assert time.monotonic() - started < 10
         # and the answer the customer left before the end of was still stored
@@ -390,7 +370,7 @@ def test_other_channels_are_served_at_their_webhook(demo_kb, tmp_path):
     config = make_server_config(tmp_path)
     config.channels = {"web": {}, "replay": {}}
     bot = make_bot(demo_kb, config, FakeGenerator())
-    _, question, answer = first_faq()
+    _, question, answer = faq_entry()
     with serving(config, bot) as url, httpx.Client(base_url=url) as client:
         body = {"conversation_id": "past-1", "text": question}
         response = client.post("/channels/replay", json=body)
@@ -406,7 +386,7 @@ def test_other_channels_are_served_at_their_webhook(demo_kb, tmp_path):
 def test_behind_a_proxy_the_forwarded_address_is_limited(demo_kb, tmp_path):
     config = make_server_config(tmp_path, trust_proxy=True, rate_limit={"per_ip": 1})
     bot = make_bot(demo_kb, config, FakeGenerator())
-    _, question, _ = first_faq()
+    _, question, _ = faq_entry()
     with serving(config, bot) as url, httpx.Client(base_url=url) as client:
 
         def ask(address):

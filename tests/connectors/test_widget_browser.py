@@ -7,7 +7,6 @@ fails on any console error or uncaught page error it did not expect.
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from collections.abc import Iterator
@@ -18,47 +17,30 @@ from typing import Any
 import httpx
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
+from tests.connectors.browser import ARGS, CHROMIUM, artifact
+from tests.connectors.conftest import faq_entry
+
+if not Path(CHROMIUM).exists():
     pytest.skip("Chromium is not installed at /usr/bin/chromium", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 pytestmark = pytest.mark.slow
 
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "tests" / "artifacts"
-FAQ = ROOT / "knowledge" / "demo_store" / "faq.csv"
 WIDGET_JS = ROOT / "connectors" / "static" / "widget.js"
 RED = "rgb(204, 0, 0)"  # the text colour of the demo page's hostile theme (/?hostile)
 FAQ_ID = "return-window"  # the demo store's returns FAQ entry
 
 
 # ---------------------------------------------------------------------------- fixtures
-def faq_entry(entry_id: str) -> tuple[str, str]:
-    """The canonical question and answer of one FAQ entry of the demo store."""
-    with FAQ.open(encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row["id"] == entry_id and row["answer"]:
-                return row["question"], row["answer"]
-    raise LookupError(entry_id)
-
-
-QUESTION, ANSWER = faq_entry(FAQ_ID)
+_, QUESTION, ANSWER = faq_entry(FAQ_ID)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     playwright = sync_api.sync_playwright().start()
     try:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
     except Exception as exc:  # a broken browser install is not a widget failure
         playwright.stop()
         pytest.skip(f"Chromium does not start: {exc}")
@@ -254,8 +236,7 @@ def test_faq_answer_streams_with_its_source(tab: Tab) -> None:
     assert page.locator(".sb-typing-msg").count() == 0
     assert page.locator(".sb-msg--user .sb-text").inner_text() == QUESTION
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "widget.png"))
+    page.screenshot(path=str(artifact("widget.png")))
 
     # Escape closes the dialog and gives the focus back to the launcher
     page.locator(".sb-input").focus()
