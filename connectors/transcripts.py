@@ -144,7 +144,7 @@ import codecs
 import csv
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -513,13 +513,21 @@ def _csv_row(
 # ------------------------------------------------------------------------ twitter, abcd
 
 
-def _read_twitter(p: Path, chunk_size: int) -> Iterator[tuple[int, _Item]]:
+def _read_array(
+    p: Path, chunk_size: int, id_key: str, convert: Callable[[Any, str], _Item]
+) -> Iterator[tuple[int, _Item]]:
+    """A JSON array of conversations, one element at a time (``id_key`` names the id of a
+    broken element in its report)."""
     with _open_text(p) as f:
         for index, value in _JsonArray(f, p, chunk_size):
             if isinstance(value, _Broken):
-                yield index, value.malformed(p.name, index, "sessionID")
+                yield index, value.malformed(p.name, index, id_key)
             else:
-                yield index, _twitter_conversation(value, f"{p.name}, conversation {index}")
+                yield index, convert(value, f"{p.name}, conversation {index}")
+
+
+def _read_twitter(p: Path, chunk_size: int) -> Iterator[tuple[int, _Item]]:
+    return _read_array(p, chunk_size, "sessionID", _twitter_conversation)
 
 
 def _twitter_conversation(obj: Any, where: str) -> _Item:
@@ -572,12 +580,7 @@ def _twitter_conversation(obj: Any, where: str) -> _Item:
 
 
 def _read_abcd(p: Path, chunk_size: int) -> Iterator[tuple[int, _Item]]:
-    with _open_text(p) as f:
-        for index, value in _JsonArray(f, p, chunk_size):
-            if isinstance(value, _Broken):
-                yield index, value.malformed(p.name, index, "convo_id")
-            else:
-                yield index, _abcd_conversation(value, f"{p.name}, conversation {index}")
+    return _read_array(p, chunk_size, "convo_id", _abcd_conversation)
 
 
 def _abcd_conversation(obj: Any, where: str) -> _Item:
