@@ -72,7 +72,7 @@ def child(mode: str, source: Path, out: Path, limit: int) -> None:
     config = load_config(ROOT / "config.yaml")
     config.bot.generation = False
     bot = build_bot(config, sessions=MemorySessionStore())
-    bot.retriever.query("warm up", k=1)
+    bot.warm_up()
     bot.kb.embedder.embed_documents(["warm up"])
     loaded = peak_mb()
     if mode == "bare":

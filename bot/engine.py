@@ -91,6 +91,12 @@ class Bot:
                 self._generator = self._generator()
             return self._generator  # type: ignore[return-value]
 
+    def warm_up(self) -> None:
+        """Do the first-message work now: load the embedder, touch the indexes, find the
+        store's own contact details (see ``public_values``)."""
+        self.retriever.query("warm up", k=1)
+        self.public_values  # noqa: B018 - computed once, here rather than on a customer's turn
+
     def preload(self) -> None:
         """Load the generative model now (in the background of a server, say), so the first
         customer whose question needs it does not wait for the load. Failures are logged:

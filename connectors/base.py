@@ -45,10 +45,12 @@ class ChannelError(ShopbotError):
         self.code = code
         self.message = message
 
+    def payload(self) -> dict[str, Any]:
+        """The JSON body every refusal is answered with."""
+        return {"error": {"code": self.code, "message": self.message}}
+
     def response(self) -> ChannelResponse:
-        return ChannelResponse.json(
-            {"error": {"code": self.code, "message": self.message}}, status=self.status
-        )
+        return ChannelResponse.json(self.payload(), status=self.status)
 
 
 class Headers(Mapping[str, str]):

@@ -366,7 +366,7 @@ def serve(
             index(config=config, rebuild=False)
         with console.status("loading the knowledge base and the embedding model…"):
             bot = build_bot(cfg)
-            bot.retriever.query("warm up", k=1)
+            bot.warm_up()
         application = create_app(cfg, bot=bot)
     except ShopbotError as exc:
         raise _fail(exc) from None

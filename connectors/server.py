@@ -32,6 +32,7 @@ import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -139,11 +140,7 @@ async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> 
         f"the request body is larger than {limit} bytes (server.max_body_bytes): "
         "send a shorter message",
     )
-    await _json_response(error.status, _error_body(error))(scope, receive, send)
-
-
-def _error_body(error: ChannelError) -> dict[str, Any]:
-    return {"error": {"code": error.code, "message": error.message}}
+    await _json_response(error.status, error.payload())(scope, receive, send)
 
 
 def _json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -201,23 +198,19 @@ class ChatService:
         """ChannelError 404 unless the conversation exists (reads no turns)."""
         try:
             known = self.bot.sessions.exists(session_id)
-        except ValueError:
+        except ValueError:  # not even a valid id
             known = False
         if not known:
-            self.session("")
+            raise unknown_session()
 
     def session(self, session_id: str) -> Session:
+        """The conversation with all its turns; ChannelError 404 when there is none."""
         try:
-            found = self.bot.sessions.get(session_id) if session_id else None
+            found = self.bot.sessions.get(session_id)
         except ValueError:
             found = None
         if found is None:
-            raise ChannelError(
-                404,
-                "unknown_session",
-                "this conversation does not exist (it may have expired): start a new one by "
-                "sending the message without session_id, or POST /api/sessions",
-            )
+            raise unknown_session()
         return found
 
     def prepare(self, body: Any, client: str) -> IncomingMessage:
@@ -279,6 +272,15 @@ class ChatService:
         yield _sse("done", {})
 
 
+def unknown_session() -> ChannelError:
+    return ChannelError(
+        404,
+        "unknown_session",
+        "this conversation does not exist (it may have expired): start a new one by sending "
+        "the message without session_id, or POST /api/sessions",
+    )
+
+
 _END = object()
 _FAILED = object()
 
@@ -337,8 +339,6 @@ def demo_page(config: ShopbotConfig, options: WebOptions) -> str:
         "data-position": options.position,
         "data-language": options.language,
     }
-    from html import escape
-
     tag = " ".join(f'{k}="{escape(v)}"' for k, v in attributes.items())
     page = static_text("demo.html")
     return page.replace("{{STORE_NAME}}", escape(config.store.name)).replace(
@@ -356,9 +356,13 @@ def create_app(
     """The ASGI app. Pass a ready ``bot`` (tests), or it is built at startup from config."""
     server = config.server
     connectors: dict[str, Connector] = build_connectors(config.channels)
-    web = connectors.get("web")
-    web_options = web.options if isinstance(web, WebConnector) else WebOptions()
+    configured = connectors.get("web")
+    web_options = configured.options if isinstance(configured, WebConnector) else WebOptions()
     web = WebConnector(web_options, max_chars=config.bot.max_message_chars)
+    if configured is not None:  # /channels/web is the same connector as /api/chat
+        connectors["web"] = web
+    widget_js = static_text("widget.js")
+    page = demo_page(config, web_options) if server.demo_page else ""
     holder: dict[str, ChatService] = {}
 
     @asynccontextmanager
@@ -369,8 +373,7 @@ def create_app(
 
             started = time.perf_counter()
             built = await asyncio.to_thread(bot_factory or (lambda: build_bot(config)))
-            # the first query loads the embedder and warms the indexes
-            await asyncio.to_thread(built.retriever.query, "warm up", k=1)
+            await asyncio.to_thread(built.warm_up)
             log.info("bot ready in %.1f s", time.perf_counter() - started)
         else:
             built = bot
@@ -403,7 +406,7 @@ def create_app(
     # -------------------------------------------------------------- errors
     @app.exception_handler(ChannelError)
     async def channel_error(request: Request, exc: ChannelError) -> JSONResponse:
-        return _json_response(exc.status, _error_body(exc))
+        return _json_response(exc.status, exc.payload())
 
     @app.exception_handler(RateLimited)
     async def rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
@@ -472,12 +475,12 @@ def create_app(
 
         @app.get("/", response_class=HTMLResponse, include_in_schema=False)
         async def index() -> HTMLResponse:
-            return HTMLResponse(demo_page(config, web_options))
+            return HTMLResponse(page)
 
     @app.get("/widget.js", include_in_schema=False)
     async def widget() -> Response:
         return Response(
-            static_text("widget.js"),
+            widget_js,
             media_type="application/javascript; charset=utf-8",
             headers={"cache-control": "public, max-age=300"},
         )
