@@ -471,20 +471,18 @@
 
     ui.title = el("h2", { className: "sb-title", id: "sb-title", text: OPTIONS.title });
     ui.status = el("span", { className: "sb-status", text: T.status });
-    var restart = el("button", {
-      type: "button",
-      className: "sb-icon-button sb-restart",
-      "aria-label": T.restart,
-      title: T.restart,
-    });
-    restart.appendChild(icon("restart", 20));
-    var close = el("button", {
-      type: "button",
-      className: "sb-icon-button sb-close",
-      "aria-label": T.close,
-      title: T.close,
-    });
-    close.appendChild(icon("close", 22));
+    function headerButton(name, label, size) {
+      var button = el("button", {
+        type: "button",
+        className: "sb-icon-button sb-" + name,
+        "aria-label": label,
+        title: label,
+      });
+      button.appendChild(icon(name, size));
+      return button;
+    }
+    var restart = headerButton("restart", T.restart, 20);
+    var close = headerButton("close", T.close, 22);
     var avatar = el("div", { className: "sb-avatar", "aria-hidden": "true" });
     avatar.appendChild(icon("bot", 24));
     var header = el("div", { className: "sb-header" }, [
