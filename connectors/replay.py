@@ -36,6 +36,7 @@ from connectors.base import ChannelRequest
 from connectors.replay_channel import ReplayConnector
 from connectors.report import (
     cluster_questions,
+    gaps_summary,
     is_knowledge_gap,
     iter_jsonl,
     summarize,
@@ -278,13 +279,9 @@ def replay(
     return stats
 
 
-def knowledge_gaps(bot: Bot, out_dir: Path, *, threshold: float | None = None) -> list:
+def knowledge_gaps(bot: Bot, questions: list[str], *, threshold: float | None = None) -> list:
     """The unanswered customer questions, clustered at the store's own paraphrase floor
     (how alike two wordings of one question are in this store's FAQ)."""
-    questions: list[str] = []
-    for record in iter_jsonl(out_dir / REPLIES):
-        if is_knowledge_gap(record) and len(questions) < MAX_GAP_QUESTIONS:
-            questions.append(record["customer"])
     if not questions:
         return []
     if threshold is None:
@@ -294,11 +291,15 @@ def knowledge_gaps(bot: Bot, out_dir: Path, *, threshold: float | None = None) -
 
 
 def write_replay_report(bot: Bot, out_dir: Path, *, title: str) -> tuple[Path, Path]:
-    """summary.json and report.html from the records in ``out_dir``."""
-    gaps = knowledge_gaps(bot, out_dir)
-    summary = summarize(iter_jsonl(out_dir / REPLIES), gaps=gaps)
+    """summary.json and report.html from the records in ``out_dir`` (read once)."""
+    questions: list[str] = []
+
+    def noting_gaps(records: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for record in records:
+            if is_knowledge_gap(record) and len(questions) < MAX_GAP_QUESTIONS:
+                questions.append(record["customer"])
+            yield record
+
+    summary = summarize(noting_gaps(iter_jsonl(out_dir / REPLIES)))
+    summary["gaps"] = gaps_summary(knowledge_gaps(bot, questions))
     return write_report(out_dir, summary, title=title)
-
-
-def records(out_dir: Path) -> Iterator[dict[str, Any]]:
-    return iter_jsonl(out_dir / REPLIES)

@@ -461,6 +461,18 @@ def _float(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def gaps_summary(
+    gaps: Sequence[GapCluster | dict[str, Any]], *, max_gaps: int = 100
+) -> dict[str, Any]:
+    """The summary's ``gaps`` section: totals and the biggest ``max_gaps`` clusters."""
+    clusters = [g if isinstance(g, GapCluster) else GapCluster.from_json(g) for g in gaps]
+    return {
+        "questions": sum(c.size for c in clusters),
+        "clusters": len(clusters),
+        "top": [c.to_json() for c in clusters[:max_gaps]],
+    }
+
+
 def summarize(
     records: Iterable[dict[str, Any]],
     *,
@@ -607,14 +619,7 @@ def summarize(
     order += sorted(a for a in actions if a not in ACTIONS)
     handled = sum(actions[a] for a in HANDLED)
 
-    gap_section = None
-    if gaps is not None:
-        clusters = [g if isinstance(g, GapCluster) else GapCluster.from_json(g) for g in gaps]
-        gap_section = {
-            "questions": sum(c.size for c in clusters),
-            "clusters": len(clusters),
-            "top": [c.to_json() for c in clusters[:max_gaps]],
-        }
+    gap_section = None if gaps is None else gaps_summary(gaps, max_gaps=max_gaps)
 
     return {
         "kind": "shopbot.replay",
