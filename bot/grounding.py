@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -65,8 +65,6 @@ class SourceSentences:
     source: list[int]  # index of the hit each sentence comes from
     vectors: np.ndarray
     numbers: set[str]
-    clause_texts: list[str] = field(default_factory=list)
-    clause_vectors: np.ndarray | None = None
 
 
 class GroundingChecker:
@@ -88,9 +86,7 @@ class GroundingChecker:
             else np.zeros((0, self.embedder.dim), np.float32)
         )
         numbers = set().union(*(_numbers(h.text) for h in hits)) if hits else set()
-        parts = [c for t in texts for c in clauses(t)]
-        part_vectors = self.embedder.embed_documents(parts) if parts else None
-        return SourceSentences(texts, source, vectors, numbers, parts, part_vectors)
+        return SourceSentences(texts, source, vectors, numbers)
 
     def supported(self, sentence: str, sources: SourceSentences) -> bool:
         claim = CITATION.sub("", sentence).strip()
@@ -109,12 +105,12 @@ class GroundingChecker:
             return True
         # a sentence that says yes to one thing and no to another: the claim must agree
         # with the clause of that sentence it is closest to
+        # (embedded only here: a negation mismatch is rare)
         parts = clauses(sentence)
-        if not parts or sources.clause_vectors is None:
+        if not parts:
             return False
-        rows = [i for i, text in enumerate(sources.clause_texts) if text in parts]
-        closest = rows[int(np.argmax(sources.clause_vectors[rows] @ query))]
-        return negated == bool(NEGATION.search(sources.clause_texts[closest]))
+        closest = parts[int(np.argmax(self.embedder.embed_documents(parts) @ query))]
+        return negated == bool(NEGATION.search(closest))
 
     def extract(
         self, question: str, sources: SourceSentences, *, max_sentences: int = 2
