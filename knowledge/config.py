@@ -78,7 +78,11 @@ class RetrievalConfig(StrictModel):
         description="weight of BM25 in score fusion; empty = calibrated from the store's FAQ",
     )
     rrf_k: int = Field(default=60, gt=0, description="reciprocal-rank-fusion constant")
-    faiss_index: Literal["auto", "flat", "hnsw", "ivf"] = "auto"
+    faiss_index: Literal["auto", "flat", "flat16", "hnsw", "ivf"] = Field(
+        default="auto",
+        description="auto: exact float32 up to 4,096 vectors, exact half precision (flat16) "
+        "up to ann_threshold, HNSW above",
+    )
     ann_threshold: int = Field(
         default=50_000, gt=0, description="vectors above which 'auto' switches to HNSW"
     )

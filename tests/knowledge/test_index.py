@@ -163,7 +163,7 @@ def test_no_documents_is_an_error(tmp_path, fake_embedder):
         KnowledgeIndex.update(tmp_path, [], fake_embedder)
 
 
-@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+@pytest.mark.parametrize("kind", ["flat16", "hnsw", "ivf"])
 def test_approximate_index_types_find_the_same_entries(tmp_path, fake_embedder, kind):
     from knowledge.documents import Document
     from knowledge.retriever import HybridRetriever
@@ -184,6 +184,7 @@ def test_approximate_index_types_find_the_same_entries(tmp_path, fake_embedder, 
 
 def test_auto_index_type_switches_by_size():
     assert choose_index_type("auto", 1000, 50_000) == "flat"
+    assert choose_index_type("auto", 15_000, 50_000) == "flat16"
     assert choose_index_type("auto", 60_000, 50_000) == "hnsw"
     assert choose_index_type("ivf", 10, 50_000) == "flat"
 
@@ -197,3 +198,23 @@ def test_changing_the_index_type_rewrites_without_re_embedding(fake_kb):
     )
     assert report.unchanged == 10 and fake_kb.embedder.calls == calls
     assert KnowledgeIndex.open(fake_kb.index_dir).index_type == "hnsw"
+
+
+def test_half_precision_scores_match_float32(tmp_path, fake_embedder):
+    """flat16 is exhaustive: same ranking as float32, scores within half precision."""
+    from knowledge.documents import Document
+
+    docs = [
+        Document(f"faq:e{i}", f"answer {i}", {"kind": "faq", "questions": [f"q {i} w{i % 7}"]})
+        for i in range(300)
+    ]
+    exact, _ = KnowledgeIndex.update(tmp_path / "a", docs, fake_embedder, index_type="flat")
+    half, _ = KnowledgeIndex.update(tmp_path / "b", docs, fake_embedder, index_type="flat16")
+    half = KnowledgeIndex.open(tmp_path / "b")  # the half-precision index reads back
+    assert half.index_type == "flat16"
+    for probe in ("q 5 w5", "q 123 w4", "nothing alike"):
+        query = fake_embedder.embed_query(probe)
+        rows_e, scores_e = exact.dense_search(query, 10)
+        rows_h, scores_h = half.dense_search(query, 10)
+        assert list(rows_h[:3]) == list(rows_e[:3])
+        assert np.allclose(scores_h, scores_e, atol=2e-3)
