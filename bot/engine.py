@@ -19,7 +19,12 @@ from dataclasses import asdict
 
 from bot.config import BotConfig
 from bot.generators.base import Generator, GeneratorError
-from bot.grounding import GroundingChecker, complete_sentences
+from bot.grounding import (
+    FALLBACK_LEXICAL_FLOOR,
+    LIST_ITEM,
+    GroundingChecker,
+    complete_sentences,
+)
 from bot.messages import Messages
 from bot.policy import Decision, Policy, wants_human
 from bot.privacy import Redactor
@@ -74,9 +79,15 @@ class Bot:
         self._generator = generator
         self._public: frozenset[str] | None = None
         self._generator_lock = threading.Lock()
-        floor = self.confidence.stats.get("paraphrase_floor")
+        stats = self.confidence.stats
+        floor = stats.get("paraphrase_floor")
+        lexical_floor = stats.get("lexical_floor")
         # stores too small to calibrate: the fallback confidence model's own midpoint
-        self.grounding = GroundingChecker(kb.embedder, floor=floor if floor else 0.6)
+        self.grounding = GroundingChecker(
+            kb.embedder,
+            floor=floor if floor else 0.6,
+            lexical_floor=lexical_floor if lexical_floor else FALLBACK_LEXICAL_FLOOR,
+        )
 
     @property
     def generator(self) -> Generator:
@@ -236,7 +247,7 @@ class Bot:
             yield reply.text
             return reply
         checker = self.grounding
-        facts = checker.prepare(prompt.sources)
+        facts = checker.prepare(prompt.sources, question=question)
         kept: list[str] = []
         rejected = ""
         stream = self.generator.stream(
@@ -248,15 +259,26 @@ class Bot:
         started = time.perf_counter()
         first_sentence_s = None
         try:
+            intro: str | None = None  # the kept sentence that opened a list
+            said: set[str] = set()
             for piece in _sentences(stream):
-                if piece in kept:  # a small model repeating itself has said its piece
+                if piece in said:  # a small model repeating itself has said its piece
                     break
-                if not checker.supported(piece, facts):
+                said.add(piece)
+                if not checker.supported(piece, facts, intro=intro):
                     rejected = piece
                     break
-                kept.append(piece)
+                item = bool(LIST_ITEM.match(piece))
+                if piece.endswith((":", "：")):
+                    intro = piece
+                elif not item:
+                    intro = None
                 first_sentence_s = first_sentence_s or time.perf_counter() - started
-                yield piece if len(kept) == 1 else " " + piece  # joined: the reply's text
+                previous = kept[-1].lstrip() if kept else ""
+                if kept:  # the pieces are joined as join_sentences joins them
+                    piece = ("\n" if item or LIST_ITEM.match(previous) else " ") + piece
+                kept.append(piece)
+                yield piece  # the pieces joined are the reply's text
         except GeneratorError as exc:  # the model failed mid-answer: keep what was checked
             log.warning("generation failed: %s", exc)
             rejected = rejected or "(generation failed)"
@@ -275,7 +297,7 @@ class Bot:
                 first_token_s=stats.first_token_s,
                 generation_s=stats.total_s,
             )
-        text = " ".join(kept).strip()
+        text = "".join(kept).strip()
         numbers = {int(n) for n in CITATION.findall(text)}
         cited = sorted(n for n in numbers if 0 < n <= len(prompt.sources))
         if rejected:
@@ -283,7 +305,8 @@ class Bot:
         if not kept:  # nothing the sources support: quote them instead
             quote, used = checker.extract(question, facts)
             top = prompt.sources[used[0]] if used else prompt.sources[0]
-            text = self.messages.get("from_source", language, title=top.title) + " " + quote
+            heading = self.messages.get("from_source", language, title=top.title)
+            text = heading + ("\n" if LIST_ITEM.match(quote) else " ") + quote
             cited = [n + 1 for n in used] or [1]
             meta["grounding"] = "quoted"
             yield text

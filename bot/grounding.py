@@ -2,28 +2,39 @@
 
 A small local model sometimes ignores its sources ("No, we don't repair zippers" above a
 warranty page that says zipper repairs are free). Each generated sentence is checked before
-it reaches the customer: every number in it must appear in the sources, and its meaning must
-be close to some source sentence (cosine at least the store's paraphrase floor: how similar
-two wordings of the same question are in this store's own FAQ, from the calibration), and
-it must not negate what that sentence says or the other way round (embeddings barely see
-"not"; a negation mismatch is the commonest way a small model contradicts its source).
+it reaches the customer:
+
+- its meaning must be close to some source sentence (cosine at least the store's paraphrase
+  floor: how similar two wordings of the same question are in this store's own FAQ, from the
+  calibration);
+- what it says must be said *there*: every number in it must appear in that sentence or its
+  neighbours, and the share of its words found there must be at least the store's lexical
+  floor (how many words two wordings of one FAQ question share, from the same calibration),
+  so a long sentence that strings real phrases together with invented ones fails;
+- a "yes" or "no" verdict must agree with the source sentence closest to the *question*
+  ("No, you can't change the address" fails above "You can edit your shipping address for
+  60 minutes after placing your order");
+- it must not negate what its closest source sentence says or the other way round
+  (embeddings barely see "not"; a negation mismatch is the commonest way a small model
+  contradicts its source).
 A sentence that says yes to one thing and no to another is judged by its clause closest to
 the claim, so "accepted for standard shipping only" is supported by "accepted for standard
 shipping only, not for express shipping". The
 first unsupported sentence ends the answer; when no sentence survives, the answer is the
-source sentences closest to the question, quoted.
+source sentences closest to the question, quoted (with the list a quoted sentence introduces).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from knowledge.embedders.base import Embedder
 from knowledge.retriever import Hit
+from knowledge.text import tokenize
 
 SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -35,6 +46,12 @@ NEGATION = re.compile(
 )
 CLAUSE_BREAK = re.compile(r"\s*[,;:，；：]\s*|\s+(?:but|however|whereas|while)\s+", re.I)
 MIN_WORDS = 4  # shorter sentences ("Yes." "Sure!") carry no claim to check
+VERDICT = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
+LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
+#: the lexical floor for a store without a calibration: a quarter of the words
+FALLBACK_LEXICAL_FLOOR = 0.25
+#: list items quoted after a sentence that introduces them ("The warranty doesn't cover:")
+MAX_LIST_ITEMS = 8
 
 
 def clauses(sentence: str) -> list[str]:
@@ -59,22 +76,79 @@ def _numbers(text: str) -> set[str]:
     return {n.replace(",", "") for n in NUMBER.findall(text)}
 
 
+def join_sentences(sentences: Sequence[str]) -> str:
+    """Sentences as one text: list items on lines of their own, the rest joined by spaces."""
+    text = ""
+    for n, sentence in enumerate(sentences):
+        if n:
+            item = LIST_ITEM.match(sentence) or LIST_ITEM.match(sentences[n - 1])
+            text += "\n" if item else " "
+        text += sentence
+    return text
+
+
+def _list_intros(texts: list[str], source: list[int]) -> list[int | None]:
+    """For each sentence, the sentence ending with a colon whose list it is an item of."""
+    intros: list[int | None] = []
+    current: int | None = None
+    for i, text in enumerate(texts):
+        if current is not None and (source[current] != source[i] or not LIST_ITEM.match(text)):
+            current = None
+        intros.append(current)
+        if text.rstrip().endswith((":", "：")):
+            current = i
+    return intros
+
+
+def _content(text: str) -> set[str]:
+    """The words a claim is made of: stems, without stop words and negations (the negation
+    rule judges those)."""
+    return set(tokenize(NEGATION.sub(" ", text)))
+
+
 @dataclass
 class SourceSentences:
     texts: list[str]
     source: list[int]  # index of the hit each sentence comes from
     vectors: np.ndarray
     numbers: set[str]
+    #: for a list item, the sentence that introduces its list ("The warranty doesn't cover:")
+    intro: list[int | None] = field(default_factory=list)
+    #: what the source sentences closest to the question say: True yes, False no, None when
+    #: there was no question or they disagree (then no yes-or-no verdict is supported)
+    verdict: bool | None = None
+    asked: bool = False  # prepared for a question: verdicts are checked
+
+    def negated(self, i: int, clause: str | None = None) -> bool:
+        """Whether sentence ``i`` (or its ``clause``) says no, counting its list's intro."""
+        said = bool(NEGATION.search(self.texts[i] if clause is None else clause))
+        intro = self.intro[i] if self.intro else None
+        return said != bool(NEGATION.search(self.texts[intro])) if intro is not None else said
+
+    def window(self, i: int) -> list[int]:
+        """Sentence ``i`` and its neighbours in the same source."""
+        return [
+            j
+            for j in (i - 1, i, i + 1)
+            if 0 <= j < len(self.texts) and self.source[j] == self.source[i]
+        ]
 
 
 class GroundingChecker:
-    """Checks generated sentences against the sources they were written from."""
+    """Checks generated sentences against the sources they were written from.
 
-    def __init__(self, embedder: Embedder, *, floor: float) -> None:
+    ``floor``: the cosine a claim needs to its closest source sentence; ``lexical_floor``:
+    the share of its words that must be found in that sentence and its neighbours.
+    """
+
+    def __init__(
+        self, embedder: Embedder, *, floor: float, lexical_floor: float = FALLBACK_LEXICAL_FLOOR
+    ) -> None:
         self.embedder = embedder
         self.floor = floor
+        self.lexical_floor = lexical_floor
 
-    def prepare(self, hits: Sequence[Hit]) -> SourceSentences:
+    def prepare(self, hits: Sequence[Hit], question: str | None = None) -> SourceSentences:
         texts, source = [], []
         for n, hit in enumerate(hits):
             for sentence in split_sentences(hit.text):
@@ -86,10 +160,27 @@ class GroundingChecker:
             else np.zeros((0, self.embedder.dim), np.float32)
         )
         numbers = set().union(*(_numbers(h.text) for h in hits)) if hits else set()
-        return SourceSentences(texts, source, vectors, numbers)
+        facts = SourceSentences(texts, source, vectors, numbers, intro=_list_intros(texts, source))
+        if question and texts:
+            query = self.embedder.embed_query(question)
+            similarity = vectors @ query
+            # every sentence that says what the question asks (by the store's paraphrase
+            # floor), or else the closest one, must give the same answer
+            near = np.flatnonzero(similarity >= self.floor).tolist() or [int(np.argmax(similarity))]
+            says = {not facts.negated(i, self._closest_clause(texts[i], query)) for i in near}
+            facts.verdict = says.pop() if len(says) == 1 else None
+            facts.asked = True
+        return facts
 
-    def supported(self, sentence: str, sources: SourceSentences) -> bool:
+    def supported(
+        self, sentence: str, sources: SourceSentences, *, intro: str | None = None
+    ) -> bool:
+        """Whether the sources support ``sentence``; ``intro`` is the answer's sentence that
+        introduced the list ``sentence`` is an item of ("It doesn't cover:")."""
         claim = CITATION.sub("", sentence).strip()
+        verdict = VERDICT.match(claim)
+        if verdict and sources.asked and (verdict.group(1).lower() == "yes") != sources.verdict:
+            return False  # a verdict the sources do not give, or give both ways
         if not _numbers(claim) <= sources.numbers:
             return False
         if len(claim.split()) < MIN_WORDS or not len(sources.texts):
@@ -99,18 +190,39 @@ class GroundingChecker:
         best = int(np.argmax(similarities))
         if float(similarities[best]) < self.floor:  # the bar is met by a whole sentence
             return False
+        # what it says is said there, not somewhere else in the prompt
+        window = " ".join(sources.texts[j] for j in sources.window(best))
+        if not _numbers(claim) <= _numbers(window):
+            return False
+        words = _content(claim)
+        if words and len(words & _content(window)) / len(words) < self.lexical_floor:
+            return False
         negated = bool(NEGATION.search(claim))
-        sentence = sources.texts[best]
-        if negated == bool(NEGATION.search(sentence)):
+        if intro is not None and LIST_ITEM.match(claim):
+            # an item of the answer's list ("It doesn't cover: - tears") must be an item of
+            # a source's list that says the same (yes or no) of its items
+            listed = sources.intro[best] if sources.intro else None
+            if listed is None:
+                return False
+            if bool(NEGATION.search(intro)) != bool(NEGATION.search(sources.texts[listed])):
+                return False
+            negated = negated != bool(NEGATION.search(intro))
+        if negated == sources.negated(best):
             return True
         # a sentence that says yes to one thing and no to another: the claim must agree
         # with the clause of that sentence it is closest to
         # (embedded only here: a negation mismatch is rare)
+        sentence = sources.texts[best]
+        if not clauses(sentence):
+            return False
+        return negated == sources.negated(best, self._closest_clause(sentence, query))
+
+    def _closest_clause(self, sentence: str, query: np.ndarray) -> str:
+        """The clause of ``sentence`` closest to ``query`` (the sentence when it has one)."""
         parts = clauses(sentence)
         if not parts:
-            return False
-        closest = parts[int(np.argmax(self.embedder.embed_documents(parts) @ query))]
-        return negated == bool(NEGATION.search(closest))
+            return sentence
+        return parts[int(np.argmax(self.embedder.embed_documents(parts) @ query))]
 
     def extract(
         self, question: str, sources: SourceSentences, *, max_sentences: int = 2
@@ -120,5 +232,32 @@ class GroundingChecker:
             return "", []
         scores = sources.vectors @ self.embedder.embed_query(question)
         best = sorted(np.argsort(-scores)[:max_sentences].tolist())
-        text = " ".join(sources.texts[i] for i in best)
-        return text, sorted({sources.source[i] for i in best})
+        picked: list[int] = []
+        for i in best:
+            picked += self._with_list(i, sources)
+        picked = list(dict.fromkeys(picked))
+        text = join_sentences([sources.texts[i] for i in picked])
+        return text, sorted({sources.source[i] for i in picked})
+
+    @staticmethod
+    def _with_list(i: int, sources: SourceSentences) -> list[int]:
+        """Sentence ``i`` with the list it introduces or belongs to, so a quoted list item
+        keeps its siblings and its intro ("The warranty doesn't cover:")."""
+        texts, source = sources.texts, sources.source
+
+        def item(j: int) -> bool:
+            return (
+                0 <= j < len(texts) and source[j] == source[i] and bool(LIST_ITEM.match(texts[j]))
+            )
+
+        if not item(i) and not texts[i].rstrip().endswith((":", "：")):
+            return [i]
+        first = i
+        while item(first - 1) and item(first):
+            first -= 1
+        if item(first) and sources.intro[first] is not None:
+            first = sources.intro[first]
+        last = i
+        while item(last + 1) and last - first < MAX_LIST_ITEMS:
+            last += 1
+        return list(range(first, last + 1))

@@ -46,7 +46,7 @@ FEATURES = (
     "rank_agreement",
 )
 #: bump when the features or the fitting change, so stored calibrations are redone
-VERSION = 5
+VERSION = 6
 MIN_SAMPLES = 40
 MAX_HELD_OUT = 1500
 MAX_ENTRIES_OUT = 600
@@ -312,11 +312,17 @@ def calibrate_confidence(retriever: Any, *, seed: int = 0) -> ConfidenceModel:
     model.high = max(model.threshold, precision_cut(probability, right, 0.9))
     model.low = min(model.threshold, recall_cut(probability, y, 0.90))
     dense = x[:, FEATURES.index("dense")]
+    overlap = x[:, FEATURES.index("lexical_overlap")]
     readable = (right == 1) & (x[:, FEATURES.index("coverage")] >= 0.5)
     model.stats = {
         # how similar two wordings of one question are in this store (10th percentile):
         # the grounding check's bar for "says the same as a source sentence"
         "paraphrase_floor": round(float(np.percentile(dense[readable], 10)), 4)
+        if readable.sum() >= 10
+        else None,
+        # how many of its words a second wording of one question shares (10th percentile):
+        # the grounding check's bar for "says what that source sentence says"
+        "lexical_floor": round(float(np.percentile(overlap[readable], 10)), 4)
         if readable.sum() >= 10
         else None,
         "samples": len(y),

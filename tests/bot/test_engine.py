@@ -301,3 +301,20 @@ def test_preload_loads_the_generator_once_and_never_raises(demo_kb):
         demo_kb, sessions=MemorySessionStore(), generator=broken, config=BotConfig(generation=False)
     )
     off.preload()  # generation off: nothing is loaded
+
+
+def test_a_generated_list_keeps_its_lines_and_stops_at_an_invented_item(bot, generator):
+    generator.enqueue(
+        "The warranty doesn't cover:\n- damage caused by animals [1]\n"
+        "- accidents, such as tears from branches or rocks\n"
+        "- defects in materials and workmanship\n- items altered by someone else\n"
+    )
+    events = list(bot.stream(IncomingMessage("what isn't covered by the warranty", "wl")))
+    reply = events[-1]
+    assert reply.action == "generate" and reply.meta["grounding"] == "generated, cut"
+    assert "".join(e for e in events[:-1] if isinstance(e, str)) == reply.text
+    assert reply.text.startswith("The warranty doesn't cover:\n- damage caused by animals")
+    assert "\n- accidents" in reply.text
+    # covered by the warranty, so not an item of its "doesn't cover" list: the answer ends
+    assert "defects" not in reply.text and "altered" not in reply.text
+    assert reply.meta["rejected"] == "- defects in materials and workmanship"

@@ -78,3 +78,75 @@ def test_clauses_split_long_sentences_only():
 def test_complete_sentences_keep_the_unfinished_tail():
     done, tail = complete_sentences("First one. Second one! Third")
     assert done == ["First one.", "Second one!"] and tail == "Third"
+
+
+ADDRESS = (
+    "You can edit your shipping address under My Account > Orders for 60 minutes after "
+    "placing your order. After that, contact us as soon as possible. Once an order has "
+    "shipped, we can't change the address or redirect the parcel."
+)
+WARRANTY = (
+    "Our products are covered by a 2-year warranty against defects in materials and "
+    "workmanship. Examples of defects include seams that come apart under normal use, and "
+    "buckles that break without being crushed."
+)
+NOT_COVERED = (
+    "The warranty doesn't cover:\n- normal wear and tear, such as abrasion or fading\n"
+    "- damage caused by animals\n- items that have been altered by someone else"
+)
+KEEPING = (
+    "We keep your information only as long as we need it.\n"
+    "- Order records: 7 years, for tax purposes.\n- Customer-service messages: 3 years.\n\n"
+    "Returns are accepted within 30 days of delivery."
+)
+
+
+def test_a_verdict_must_be_the_one_the_sources_give(checker):
+    facts = checker.prepare([hit(ADDRESS)], question="can I change my shipping address")
+    # the sources say yes for an hour and no once shipped: neither verdict is theirs alone
+    assert not checker.supported("No, you cannot change your shipping address.", facts)
+    assert not checker.supported("Yes, you can change your shipping address anytime.", facts)
+    assert checker.supported(
+        "You can edit your shipping address under My Account for 60 minutes [1].", facts
+    )
+    facts = checker.prepare([hit(SHIPPING)], question="do you ship to PO boxes")
+    assert checker.supported(
+        "Yes, PO boxes are accepted for US Postal Service standard shipping only [1].", facts
+    )
+
+
+def test_a_list_item_is_judged_with_the_sentence_that_introduces_it(checker):
+    facts = checker.prepare([hit(NOT_COVERED), hit(WARRANTY, "page:warranty")])
+    intro = "The warranty doesn't cover:"
+    assert checker.supported(intro, facts)
+    assert checker.supported("- damage caused by animals [1]", facts, intro=intro)
+    assert checker.supported("- normal wear and tear, such as fading", facts, intro=intro)
+    # covered, so listing it under "doesn't cover" contradicts the sources (the closest
+    # source sentence has a "without" of its own, so negation alone would not tell)
+    assert not checker.supported(
+        "- defects in materials and workmanship, such as seams that come apart", facts, intro=intro
+    )
+
+
+def test_numbers_and_words_must_come_from_the_sentence_that_supports_the_claim(checker):
+    facts = checker.prepare([hit(KEEPING)])
+    assert checker.supported("Order records are kept for 7 years, for tax purposes [1].", facts)
+    # 30 is in the sources, but about returns, not about keeping data
+    assert not checker.supported("We keep your order records for 30 days [1].", facts)
+    # real phrases strung together with invented ones
+    assert not checker.supported(
+        "We keep order records while a dedicated privacy team audits every partner, "
+        "encrypts backups nightly, reviews consent forms and deletes abandoned carts.",
+        facts,
+    )
+
+
+def test_a_quoted_list_item_keeps_its_list(checker):
+    facts = checker.prepare([hit(KEEPING)])
+    text, used = checker.extract("how long do you keep customer-service messages", facts)
+    assert "- Order records: 7 years" in text and "- Customer-service messages: 3 years." in text
+    assert "\n- Customer-service messages" in text and used == [0]
+    facts = checker.prepare([hit(NOT_COVERED)])
+    text, _ = checker.extract("what does the warranty not cover", facts)
+    assert text.startswith("The warranty doesn't cover:\n- normal wear and tear")
+    assert text.count("\n- ") == 3
