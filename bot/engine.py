@@ -43,6 +43,9 @@ FOLLOW_UP = re.compile(
     re.IGNORECASE,
 )
 CITATION = re.compile(r"\[(\d{1,2})\]")
+CITATION_FIELDS = frozenset(Citation.__dataclass_fields__)
+#: how many recent turns are searched for a message delivered again with the same id
+REPEAT_WINDOW = 20
 
 
 def standalone(text: str, previous: str | None) -> str:
@@ -147,15 +150,28 @@ class Bot:
         """Yield the reply's text as it is produced, then the complete ``Reply``."""
         text = self._validate(message.text)
         started = time.perf_counter()
+        message_id = message.meta.get("message_id")
+        last = max(self.config.history_turns, 4)  # enough for the prompt and follow-ups
         session = self.sessions.load(
             message.session_id,
             channel=message.channel,
             user_id=message.user_id,
-            last=max(self.config.history_turns, 4),  # enough for the prompt and follow-ups
+            last=max(last, REPEAT_WINDOW) if message_id else last,
         )
+        if message_id:
+            # a channel delivering the same message again (a retry after a dropped
+            # connection, Slack's or WeChat's redelivery): the stored answer, not a second one
+            earlier = _stored_reply(session, str(message_id))
+            if earlier is not None:
+                if earlier.text:
+                    yield earlier.text
+                yield earlier
+                return
         language = detect_language(text)
         session.language = language
         user_turn = Turn("user", self.redact(text), meta={"channel": message.channel})
+        if message_id:
+            user_turn.meta["message_id"] = str(message_id)
 
         if session.state == "handoff":  # a person has this conversation: stay silent
             reply = Reply("", "handoff", 1.0, session.id, language, silent=True)
@@ -352,16 +368,41 @@ class Bot:
                     self.redact(reply.text),
                     action=reply.action,
                     confidence=round(reply.confidence, 4),
-                    citations=[
-                        {"n": c.n, "doc_id": c.doc_id, "title": c.title, "url": c.url}
-                        for c in reply.citations
-                    ],
+                    citations=[asdict(c) for c in reply.citations],
                     meta={"products": [asdict(p) for p in reply.products]}
                     if reply.products
                     else {},
                 )
             )
         self.sessions.append(session, *turns)
+
+
+def _stored_reply(session: Session, message_id: str) -> Reply | None:
+    """The reply already given to the message with ``message_id`` among the session's
+    recent turns (a silent one when a person had the conversation), or None."""
+    turns = session.turns
+    for i in range(len(turns) - 1, -1, -1):
+        turn = turns[i]
+        if turn.role != "user" or turn.meta.get("message_id") != message_id:
+            continue
+        answer = turns[i + 1] if i + 1 < len(turns) else None
+        meta = {"repeated": True}
+        if answer is None or answer.role != "assistant":
+            return Reply("", "handoff", 1.0, session.id, session.language, silent=True, meta=meta)
+        return Reply(
+            answer.text,
+            answer.action or "dont_know",  # type: ignore[arg-type]
+            answer.confidence if answer.confidence is not None else 0.0,
+            session.id,
+            session.language,
+            citations=[
+                Citation(**{k: v for k, v in c.items() if k in CITATION_FIELDS})
+                for c in answer.citations
+            ],
+            products=[ProductCard(**p) for p in answer.meta.get("products", [])],
+            meta=meta,
+        )
+    return None
 
 
 def _sentences(pieces: Iterator[str]) -> Iterator[str]:

@@ -8,6 +8,7 @@ language, citations, product cards and ``handoff`` flag; see ``reply_payload``.
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -25,6 +26,8 @@ from connectors.base import (
 )
 
 MAX_USER_ID = 128
+#: a client's id for one message, sent again with every retry of it (see Bot.stream)
+MESSAGE_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
 def new_session_token() -> str:
@@ -76,13 +79,13 @@ class WebConnector(Connector):
             raise ChannelError(
                 422, "bad_body", 'send a JSON object such as {"text": "Where is my order?"}'
             )
-        unknown = sorted(set(body) - {"text", "session_id", "user_id", "meta"})
+        unknown = sorted(set(body) - {"text", "session_id", "user_id", "message_id", "meta"})
         if unknown:
             raise ChannelError(
                 422,
                 "unknown_field",
                 f"unknown field(s) {', '.join(unknown)}: the body takes text, session_id, "
-                "user_id and meta",
+                "user_id, message_id and meta",
             )
         text = body.get("text")
         if not isinstance(text, str):
@@ -113,6 +116,16 @@ class WebConnector(Connector):
             raise ChannelError(422, "bad_meta", "meta must be a JSON object")
         if client:
             meta = {**meta, "client": client}
+        message_id = body.get("message_id")
+        if message_id is not None:
+            if not isinstance(message_id, str) or not MESSAGE_ID.fullmatch(message_id):
+                raise ChannelError(
+                    422,
+                    "bad_message_id",
+                    "message_id must be 1 to 64 letters, digits, '-', '_', '.' or ':', the "
+                    "same for every retry of one message",
+                )
+            meta = {**meta, "message_id": message_id}
         return IncomingMessage(
             text=text,
             session_id=session_id or new_session_token(),

@@ -928,8 +928,10 @@
 
   // One attempt at streaming an answer. Resolves to {ok}, or to the failure:
   // {kind: "http", status, code, message} | {kind: "error", message} | {kind: "network"}.
-  async function streamOnce(text, generation) {
-    var body = { text: text };
+  async function streamOnce(text, generation, messageId) {
+    // the same message_id on every try: a message the server already answered is not
+    // answered twice, however the connection failed
+    var body = { text: text, message_id: messageId };
     if (state.token) body.session_id = state.token;
     var response;
     try {
@@ -1076,6 +1078,13 @@
     return true;
   }
 
+  function newMessageId() {
+    if (window.crypto && typeof window.crypto.randomUUID === "function") {
+      return "m_" + window.crypto.randomUUID();
+    }
+    return "m_" + Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
+  }
+
   // The message did not get through: say so, and give its text back for another try.
   function notSent(node, text) {
     if (node && !node.classList.contains("sb-failed")) {
@@ -1091,10 +1100,11 @@
   async function deliver(text, node) {
     var generation = state.generation;
     var restarted = false;
+    var messageId = newMessageId();
     showTyping();
     try {
       for (var attempt = 0; ; attempt++) {
-        var result = await streamOnce(text, generation);
+        var result = await streamOnce(text, generation, messageId);
         if (generation !== state.generation || result.ok) return;
         if (result.kind === "http" && result.status === 404 && !restarted) {
           // the conversation expired on the server: continue in a new one

@@ -318,3 +318,19 @@ def test_a_generated_list_keeps_its_lines_and_stops_at_an_invented_item(bot, gen
     # covered by the warranty, so not an item of its "doesn't cover" list: the answer ends
     assert "defects" not in reply.text and "altered" not in reply.text
     assert reply.meta["rejected"] == "- defects in materials and workmanship"
+
+
+def test_a_message_delivered_twice_is_answered_once(bot, generator):
+    generator.enqueue("Yes, PO boxes are accepted for USPS standard shipping only [1].")
+    message = IncomingMessage("do you ship to PO boxes", "dup", meta={"message_id": "ev-1"})
+    first = bot.reply(message)
+    again = bot.reply(message)
+    assert again.text == first.text and again.action == first.action
+    assert [c.doc_id for c in again.citations] == [c.doc_id for c in first.citations]
+    assert again.meta["repeated"] and len(generator.history) == 1
+    assert [t.role for t in bot.sessions.get("dup").turns] == ["user", "assistant"]
+    # after a handoff the bot was silent: a redelivery stays silent
+    bot.reply(IncomingMessage("转人工", "dup"))
+    quiet = IncomingMessage("hello?", "dup", meta={"message_id": "ev-2"})
+    assert bot.reply(quiet).silent and bot.reply(quiet).silent
+    assert len(bot.sessions.get("dup").turns) == 5

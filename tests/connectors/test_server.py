@@ -62,6 +62,27 @@ def test_faq_question_gets_its_canonical_answer_and_a_session(live_server):
     assert history["state"] == "bot"
 
 
+def test_a_message_sent_again_with_its_id_is_answered_once(live_server):
+    _, question, answer = faq_entry()
+    with live_server.client() as client:
+        first = client.post("/api/chat", json={"text": question, "message_id": "m_1"}).json()
+        token = first["session_id"]
+        again = {"text": question, "session_id": token, "message_id": "m_1"}
+        second = client.post("/api/chat", json=again).json()
+        with client.stream("POST", "/api/chat/stream", json=again) as response:
+            events = sse_events(response)
+        fresh = client.post("/api/chat", json={**again, "message_id": "m_2"}).json()
+        messages = client.get(f"/api/sessions/{token}").json()["messages"]
+    assert second["reply"]["text"] == first["reply"]["text"] == answer
+    assert second["reply"]["citations"] == first["reply"]["citations"]
+    assert second["reply"]["action"] == "answer_faq"
+    streamed = dict(events)
+    assert streamed["reply"]["text"] == answer and streamed["delta"]["text"] == answer
+    assert fresh["reply"]["text"] == answer  # another message with the same words
+    # the retries added nothing; the new message was answered
+    assert [m["role"] for m in messages] == ["user", "assistant"] * 2
+
+
 def test_started_session_keeps_the_conversation(live_server):
     with live_server.client() as client:
         started = client.post("/api/sessions", json={})
@@ -146,6 +167,10 @@ def test_bad_requests_get_clear_4xx(live_server):
         assert_error(client.get("/api/nothing"), 404, "not_found")
         assert_error(client.get("/api/chat"), 405, "method_not_allowed")
         assert_error(post("/api/chat/stream", json={"text": "a" * 5000}), 413, "message_too_long")
+        for bad in ("", "has space", "x" * 65, 7):
+            assert_error(
+                post("/api/chat", json={"text": "hi", "message_id": bad}), 422, "bad_message_id"
+            )
 
 
 def test_body_limit_applies_with_and_without_content_length(live_server):

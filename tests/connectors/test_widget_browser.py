@@ -529,3 +529,36 @@ def test_a_stream_cut_after_the_answer_is_not_sent_twice(tab: Tab, live_server) 
     assert [m["role"] for m in stored] == ["user", "assistant"]
     assert page.locator(".sb-msg--user").count() == 1
     assert answers(page).count() == 1
+
+
+def test_a_retry_the_server_already_answered_is_not_answered_twice(tab: Tab, live_server) -> None:
+    """The stream dies after the server stored the answer and the history check fails too:
+    the widget sends the message again with the same message_id, and the server gives the
+    stored answer instead of a second one."""
+    page = load_demo(tab)
+    attempts: list[dict] = []
+
+    def cut_short(route: Any) -> None:
+        attempts.append(json.loads(route.request.post_data or "{}"))
+        if len(attempts) > 1:
+            route.continue_()
+            return
+        upstream = route.fetch()
+        head = upstream.text().split("\n\n")[0] + "\n\nevent: delta\n"
+        route.fulfill(status=200, content_type="text/event-stream", body=head)
+
+    page.route("**/api/chat/stream", cut_short)
+    page.route("**/api/sessions/*", lambda route: route.abort("connectionreset"))
+    tab.allow(r"net::ERR_CONNECTION_RESET")
+    page.locator(".sb-launcher").click()
+    ask(page, QUESTION)
+    expect_faq_answer(page)
+    settled(page)
+    assert len(attempts) == 2
+    assert attempts[0]["message_id"] == attempts[1]["message_id"]
+    assert attempts[0]["message_id"].startswith("m_")
+    with httpx.Client(base_url=live_server.url, timeout=10) as client:
+        stored = client.get(f"/api/sessions/{session_token(page)}").json()["messages"]
+    assert [m["role"] for m in stored] == ["user", "assistant"]
+    assert page.locator(".sb-msg--user").count() == 1
+    assert answers(page).count() == 1
