@@ -501,21 +501,27 @@ def test_recovers_from_a_dropped_connection(tab: Tab) -> None:
     assert page.locator(".sb-error").count() == 0
 
 
-def test_a_stream_cut_after_the_answer_is_not_sent_twice(tab: Tab, live_server) -> None:
-    page = load_demo(tab)
-    attempts: list[str] = []
+def cut_first_stream(page: Any) -> list[dict]:
+    """Route the chat stream so that the first attempt's connection dies after the server
+    has answered and stored the reply; later attempts go through. Returns their bodies."""
+    attempts: list[dict] = []
 
     def cut_short(route: Any) -> None:
-        attempts.append(route.request.post_data or "")
+        attempts.append(json.loads(route.request.post_data or "{}"))
         if len(attempts) > 1:
             route.continue_()
             return
-        # the server answers and stores the reply, but the connection dies mid-stream
         upstream = route.fetch()
         head = upstream.text().split("\n\n")[0] + "\n\nevent: delta\n"
         route.fulfill(status=200, content_type="text/event-stream", body=head)
 
     page.route("**/api/chat/stream", cut_short)
+    return attempts
+
+
+def test_a_stream_cut_after_the_answer_is_not_sent_twice(tab: Tab, live_server) -> None:
+    page = load_demo(tab)
+    attempts = cut_first_stream(page)
     page.locator(".sb-launcher").click()
     record(page)
     ask(page, QUESTION)
@@ -536,18 +542,7 @@ def test_a_retry_the_server_already_answered_is_not_answered_twice(tab: Tab, liv
     the widget sends the message again with the same message_id, and the server gives the
     stored answer instead of a second one."""
     page = load_demo(tab)
-    attempts: list[dict] = []
-
-    def cut_short(route: Any) -> None:
-        attempts.append(json.loads(route.request.post_data or "{}"))
-        if len(attempts) > 1:
-            route.continue_()
-            return
-        upstream = route.fetch()
-        head = upstream.text().split("\n\n")[0] + "\n\nevent: delta\n"
-        route.fulfill(status=200, content_type="text/event-stream", body=head)
-
-    page.route("**/api/chat/stream", cut_short)
+    attempts = cut_first_stream(page)
     page.route("**/api/sessions/*", lambda route: route.abort("connectionreset"))
     tab.allow(r"net::ERR_CONNECTION_RESET")
     page.locator(".sb-launcher").click()
