@@ -34,6 +34,11 @@ class GeneratorConfig(StrictModel):
     threads: int | None = Field(
         default=None, gt=0, description="CPU threads for the local model; default: torch's"
     )
+    cache_dir: str | None = Field(
+        default=None,
+        description="where a GGUF model is kept de-quantised for fast loading (about 4 bytes "
+        "a parameter); default: the model cache beside the index; empty string: none",
+    )
     max_new_tokens: int = Field(default=200, gt=0, description="longest reply, in tokens")
     temperature: float = Field(default=0.0, ge=0, description="0 = greedy (deterministic)")
     base_url: str | None = Field(

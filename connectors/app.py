@@ -36,10 +36,16 @@ def build_bot(
 ) -> Bot:
     """The bot on the configured store; the generative model loads on first use."""
     kb = kb or build_knowledge(config)
+    generator = config.bot.generator
+    cache = generator.cache_dir
+    # the converted chat model goes beside the ONNX export unless config says where (or "")
+    cache = str(config.model_cache_dir) if cache is None else cache and str(config.path(cache))
+    generator = generator.model_copy(update={"cache_dir": cache})
+    bot_config = config.bot.model_copy(update={"generator": generator})
     return Bot(
         kb,
         sessions=sessions or build_sessions(config),
-        config=config.bot,
+        config=bot_config,
         store_name=config.store.name,
     )
 

@@ -45,4 +45,5 @@ def make_generator(config: GeneratorConfig) -> Generator:
         gguf_file=config.gguf_file,
         context_window=config.context_window,
         threads=config.threads,
+        cache_dir=config.cache_dir or None,  # empty: no converted copy
     )

@@ -4,6 +4,7 @@ and the real bundled SmolLM2 model (loaded once per session, see conftest.py).""
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import threading
 import time
@@ -618,3 +619,36 @@ def test_smollm2_rejects_a_prompt_longer_than_its_window(
 @slow
 def test_smollm2_checks_arguments(smollm2: Generator) -> None:
     _check_bad_calls(smollm2)
+
+
+@slow
+def test_smollm2_loads_from_its_converted_copy_with_the_same_output(
+    smollm2: Any, smollm2_cache: Path, greedy_answer: tuple[str, GenerationStats], tmp_path: Path
+) -> None:
+    from bot.generators.transformers_local import CONVERTED_MARK, TransformersGenerator
+
+    (copy,) = [p for p in smollm2_cache.iterdir() if (p / CONVERTED_MARK).is_file()]
+    assert copy.name.startswith("SmolLM2-135M-Instruct.Q4_1-")
+    assert not [p for p in smollm2_cache.iterdir() if p.name.endswith(".tmp")]
+    again = TransformersGenerator("smollm2-135m", cache_dir=smollm2_cache)
+    assert again.loaded_from == "converted"
+    assert again.context_window == smollm2.context_window
+    assert again.render(RETURNS) == smollm2.render(RETURNS)
+    assert again.generate(RETURNS, max_new_tokens=40) == greedy_answer[0]
+
+
+@slow
+def test_a_broken_converted_copy_is_rebuilt_from_the_gguf_file(
+    smollm2_cache: Path, tmp_path: Path, smollm2: Any
+) -> None:
+    from bot.generators.transformers_local import CONVERTED_MARK, TransformersGenerator
+
+    (copy,) = [p for p in smollm2_cache.iterdir() if (p / CONVERTED_MARK).is_file()]
+    broken = tmp_path / copy.name
+    shutil.copytree(copy, broken)
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])  # a copy cut short
+    rebuilt = TransformersGenerator("smollm2-135m", cache_dir=tmp_path)
+    assert rebuilt.loaded_from == "gguf"
+    assert (broken / CONVERTED_MARK).is_file() and weights.stat().st_size > 100_000_000
+    assert rebuilt.count_tokens("Hello world") == smollm2.count_tokens("Hello world")
