@@ -164,7 +164,14 @@ def generated_path(config: ShopbotConfig) -> dict:
     print(f"\nGenerated path (demo store, {bot.generator.name}, load {load_s:.1f}s):")
     for r in rows:
         print(f"  {r['question']!r}: {r['action']} {r['citations']} {r['total_ms']:.0f} ms")
-    summary = {"load_s": load_s, "rows": rows}
+    from bot.generators import make_generator
+
+    started = time.perf_counter()
+    again = make_generator(bot.config.generator)  # from the converted copy just written
+    reload_s = time.perf_counter() - started
+    print(f"  load again ({getattr(again, 'loaded_from', '?')}): {reload_s:.2f}s")
+    del again
+    summary = {"load_s": load_s, "reload_s": reload_s, "rows": rows}
     if generated:
         ttft = [r["first_token_ms"] for r in generated]
         total = [r["total_ms"] for r in generated]
