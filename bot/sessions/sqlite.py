@@ -1,288 +1,30 @@
-"""Conversation state: sessions and their turns, behind a small store interface.
-
-``SQLiteSessionStore`` is the default (one file, WAL, safe from several threads and
-processes); ``MemorySessionStore`` is for tests and ephemeral use. Other backends (Redis,
-PostgreSQL) implement ``SessionStore``. Text is stored as given: redact it first
-(``bot.privacy``).
-"""
+"""The default store: one SQLite file in WAL mode, safe from several threads and processes."""
 
 from __future__ import annotations
 
-import copy
 import json
 import sqlite3
 import threading
-import time
-from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
-from knowledge.errors import ShopbotError
+from bot.sessions.base import (
+    Clock,
+    Session,
+    SessionStore,
+    SessionStoreError,
+    Turn,
+    add_turns,
+    check_listing,
+    check_max_turns,
+    check_session,
+    check_turns,
+    validate_session_id,
+)
 
-Role = Literal["user", "assistant", "agent", "system"]
-State = Literal["bot", "handoff"]
-ROLES: tuple[str, ...] = get_args(Role)
-STATES: tuple[str, ...] = get_args(State)
-MAX_ID_LENGTH = 128
 SCHEMA_VERSION = 1
-
-
-class SessionStoreError(ShopbotError):
-    """The session store cannot be opened or used: wrong file, newer schema, closed store."""
-
-
-@dataclass
-class Turn:
-    """One message in a conversation. Assistant turns carry how they were produced."""
-
-    role: Role
-    text: str
-    created_at: float = field(default_factory=time.time)  # unix seconds
-    action: str | None = None  # assistant: answer_faq | generate | clarify | handoff | recommend
-    confidence: float | None = None
-    citations: list[dict[str, Any]] = field(default_factory=list)  # [{"n", "doc_id", ...}]
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.role not in ROLES:
-            raise ValueError(f"turn role {self.role!r} is unknown: use one of {', '.join(ROLES)}")
-
-
-@dataclass
-class Session:
-    """A conversation: its turns plus the state the answer engine keeps between turns."""
-
-    id: str
-    channel: str
-    user_id: str
-    turns: list[Turn] = field(default_factory=list)
-    state: State = "bot"  # handoff: a human has the conversation; the bot stays silent
-    failures: int = 0  # consecutive turns the bot could not answer
-    language: str | None = None
-    created_at: float = field(default_factory=time.time)
-    updated_at: float = field(default_factory=time.time)
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    def recent(self, n: int) -> list[Turn]:
-        """The last ``n`` turns, oldest first (all of them when there are fewer)."""
-        return list(self.turns[-n:]) if n > 0 else []
-
-    def last_user_text(self, before_last: bool = False) -> str | None:
-        """The latest user message, or with ``before_last`` the one before it (for follow-ups
-        such as "what about in blue?"); None when there is no such message."""
-        texts = [turn.text for turn in self.turns if turn.role == "user"]
-        index = 2 if before_last else 1
-        return texts[-index] if len(texts) >= index else None
-
-
-def validate_session_id(session_id: str) -> str:
-    """Return ``session_id`` if a store accepts it; else ValueError naming the broken rule."""
-    if not isinstance(session_id, str) or not session_id:
-        raise ValueError("session id must be a non-empty string")
-    if len(session_id) > MAX_ID_LENGTH:
-        raise ValueError(
-            f"session id must be at most {MAX_ID_LENGTH} characters (got {len(session_id)})"
-        )
-    if not session_id.isprintable():
-        raise ValueError(
-            f"session id {session_id!r} must be printable (no control characters or newlines)"
-        )
-    return session_id
-
-
-def _check_session(session: Session) -> None:
-    validate_session_id(session.id)
-    if session.state not in STATES:
-        raise ValueError(
-            f"session state {session.state!r} is unknown: use one of {', '.join(STATES)}"
-        )
-    if not isinstance(session.failures, int) or session.failures < 0:
-        raise ValueError(f"session failures must be an integer >= 0 (got {session.failures!r})")
-
-
-def _check_max_turns(max_turns: int | None) -> int | None:
-    if max_turns is not None and (not isinstance(max_turns, int) or max_turns < 1):
-        raise ValueError(f"max_turns must be None or an integer >= 1 (got {max_turns!r})")
-    return max_turns
-
-
-def _check_listing(state: str | None, limit: int) -> None:
-    if state is not None and state not in STATES:
-        raise ValueError(f"state {state!r} is unknown: use None or one of {', '.join(STATES)}")
-    if not isinstance(limit, int) or limit < 1:
-        raise ValueError(f"limit must be an integer >= 1 (got {limit!r})")
-
-
-def _check_turns(turns: tuple[Turn, ...]) -> None:
-    for turn in turns:
-        if not isinstance(turn, Turn):
-            raise TypeError(f"append takes Turn objects, not {type(turn).__name__}")
-
-
-def _add_turns(session: Session, turns: tuple[Turn, ...], max_turns: int | None) -> None:
-    """Add ``turns`` to ``session.turns`` (skipping any the caller already added there)."""
-    for turn in turns:
-        if not any(existing is turn for existing in session.turns):
-            session.turns.append(turn)
-    if max_turns is not None and len(session.turns) > max_turns:
-        del session.turns[:-max_turns]
-
-
-class _Clock:
-    """Unix time that never repeats or goes back within one store, so "most recently
-    updated" has a strict order even for saves within the clock's resolution."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._last = 0.0
-
-    def __call__(self) -> float:
-        with self._lock:
-            self._last = max(time.time(), self._last + 1e-6)
-            return self._last
-
-
-class SessionStore(ABC):
-    """Where sessions live. Every method is safe to call from several threads."""
-
-    @abstractmethod
-    def get(self, session_id: str, *, last: int | None = None) -> Session | None:
-        """The stored session with its turns (only the ``last`` N when given), or None if it
-        was never saved."""
-
-    def exists(self, session_id: str) -> bool:
-        """Whether the session was ever saved (cheap: no turns are read)."""
-        return self.get(session_id, last=0) is not None
-
-    def load(
-        self,
-        session_id: str,
-        *,
-        channel: str = "unknown",
-        user_id: str = "anonymous",
-        last: int | None = None,
-    ) -> Session:
-        """The stored session, or a new empty one (not stored until ``append``/``save_state``).
-
-        ``channel`` and ``user_id`` only apply to a new session; ``last`` limits the turns
-        read to the most recent N (a long conversation stays cheap to answer).
-        """
-        found = self.get(session_id, last=last)
-        if found is not None:
-            return found
-        now = time.time()
-        return Session(
-            id=session_id, channel=channel, user_id=user_id, created_at=now, updated_at=now
-        )
-
-    @abstractmethod
-    def append(self, session: Session, *turns: Turn) -> None:
-        """Add ``turns`` to the session and store them together with its state, failures,
-        language and meta, atomically. Also adds them to ``session.turns``."""
-
-    @abstractmethod
-    def save_state(self, session: Session) -> None:
-        """Store the session's state, failures, language and meta (not its turns)."""
-
-    @abstractmethod
-    def delete(self, session_id: str) -> bool:
-        """Remove a session and its turns; False if there was none."""
-
-    @abstractmethod
-    def list_sessions(self, *, state: str | None = None, limit: int = 100) -> list[Session]:
-        """Sessions, most recently updated first, optionally only those in ``state``.
-
-        The listed sessions carry no turns (``turns`` is empty): call ``get`` for those.
-        """
-
-    def close(self) -> None:  # noqa: B027 - optional hook; not every backend holds resources
-        """Release the store's resources; it cannot be used afterwards."""
-
-    def __enter__(self) -> SessionStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class MemorySessionStore(SessionStore):
-    """Sessions in a dict. Stores and returns copies, so it behaves like a persistent store:
-    changes to a ``Session`` count only once they are appended or saved."""
-
-    def __init__(self, *, max_turns: int | None = None) -> None:
-        self.max_turns = _check_max_turns(max_turns)
-        self._lock = threading.Lock()
-        self._clock = _Clock()
-        self._sessions: dict[str, Session] = {}
-
-    def get(self, session_id: str, *, last: int | None = None) -> Session | None:
-        validate_session_id(session_id)
-        with self._lock:
-            found = self._sessions.get(session_id)
-            if found is None:
-                return None
-            turns = found.turns if last is None else (found.turns[-last:] if last else [])
-            copied = copy.copy(found)
-            copied.turns = copy.deepcopy(turns)
-            copied.meta = copy.deepcopy(found.meta)
-            return copied
-
-    def append(self, session: Session, *turns: Turn) -> None:
-        _check_session(session)
-        _check_turns(turns)
-        new = copy.deepcopy(list(turns))
-        with self._lock:
-            session.updated_at = self._clock()
-            stored = self._stored(session)
-            stored.turns.extend(new)
-            if self.max_turns is not None:
-                del stored.turns[: -self.max_turns]
-        _add_turns(session, turns, self.max_turns)
-
-    def save_state(self, session: Session) -> None:
-        _check_session(session)
-        with self._lock:
-            session.updated_at = self._clock()
-            self._stored(session)
-
-    def _stored(self, session: Session) -> Session:
-        """The stored copy of ``session`` with its state fields updated (lock held)."""
-        stored = self._sessions.get(session.id)
-        if stored is None:
-            stored = Session(
-                id=session.id,
-                channel=session.channel,
-                user_id=session.user_id,
-                created_at=session.created_at,
-            )
-            self._sessions[session.id] = stored
-        stored.state = session.state
-        stored.failures = session.failures
-        stored.language = session.language
-        stored.meta = copy.deepcopy(session.meta)
-        stored.updated_at = session.updated_at
-        return stored
-
-    def delete(self, session_id: str) -> bool:
-        validate_session_id(session_id)
-        with self._lock:
-            return self._sessions.pop(session_id, None) is not None
-
-    def list_sessions(self, *, state: str | None = None, limit: int = 100) -> list[Session]:
-        _check_listing(state, limit)
-        with self._lock:
-            chosen = [s for s in self._sessions.values() if state is None or s.state == state]
-            chosen.sort(key=lambda s: s.updated_at, reverse=True)
-            listed = [copy.copy(s) for s in chosen[:limit]]
-        for item in listed:
-            item.turns = []
-            item.meta = copy.deepcopy(item.meta)
-        return listed
-
-
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (
@@ -340,10 +82,10 @@ class SQLiteSessionStore(SessionStore):
     """
 
     def __init__(self, path: str | Path, *, max_turns: int | None = None) -> None:
-        self.max_turns = _check_max_turns(max_turns)
+        self.max_turns = check_max_turns(max_turns)
         self.path = str(path)
         self._lock = threading.RLock()
-        self._clock = _Clock()
+        self._clock = Clock()
         in_memory = self.path == ":memory:"
         if not in_memory:
             try:
@@ -481,8 +223,8 @@ class SQLiteSessionStore(SessionStore):
         return session
 
     def append(self, session: Session, *turns: Turn) -> None:
-        _check_session(session)
-        _check_turns(turns)
+        check_session(session)
+        check_turns(turns)
         rows = [
             (
                 session.id,
@@ -510,10 +252,10 @@ class SQLiteSessionStore(SessionStore):
                     "WHERE session_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
                     (session.id, session.id, self.max_turns),
                 )
-        _add_turns(session, turns, self.max_turns)
+        add_turns(session, turns, self.max_turns)
 
     def save_state(self, session: Session) -> None:
-        _check_session(session)
+        check_session(session)
         session_row = self._session_row(session)
         with self._transaction(write=True) as conn:
             conn.execute(_UPSERT, session_row)
@@ -539,7 +281,7 @@ class SQLiteSessionStore(SessionStore):
             return conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount > 0
 
     def list_sessions(self, *, state: str | None = None, limit: int = 100) -> list[Session]:
-        _check_listing(state, limit)
+        check_listing(state, limit)
         where, params = ("WHERE state = ?", (state, limit)) if state else ("", (limit,))
         with self._transaction(write=False) as conn:
             rows = conn.execute(
