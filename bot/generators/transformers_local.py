@@ -20,6 +20,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import shutil
 import threading
 import time
@@ -161,6 +162,12 @@ def _write_converted(folder: Path, tokenizer: Any, model: Any, *, source: str) -
         except OSError:  # another process wrote it first
             if not (folder / CONVERTED_MARK).is_file():
                 raise
+        # copies of older versions of the same file are dead weight (hundreds of MB each)
+        stem = folder.name.rsplit("-", 1)[0]
+        for old in folder.parent.glob(f"{stem}-*"):
+            same_file = re.fullmatch(re.escape(stem) + r"-[0-9a-f]{16}", old.name)
+            if same_file and old != folder and (old / CONVERTED_MARK).is_file():
+                shutil.rmtree(old, ignore_errors=True)
     except Exception as exc:
         log.warning("could not keep a converted copy of the chat model in %s: %s", folder, exc)
     finally:

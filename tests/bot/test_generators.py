@@ -646,9 +646,12 @@ def test_a_broken_converted_copy_is_rebuilt_from_the_gguf_file(
     (copy,) = [p for p in smollm2_cache.iterdir() if (p / CONVERTED_MARK).is_file()]
     broken = tmp_path / copy.name
     shutil.copytree(copy, broken)
+    stale = tmp_path / "SmolLM2-135M-Instruct.Q4_1-0123456789abcdef"  # an older file's copy
+    shutil.copytree(copy, stale)
     weights = broken / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])  # a copy cut short
     rebuilt = TransformersGenerator("smollm2-135m", cache_dir=tmp_path)
     assert rebuilt.loaded_from == "gguf"
     assert (broken / CONVERTED_MARK).is_file() and weights.stat().st_size > 100_000_000
+    assert not stale.exists()
     assert rebuilt.count_tokens("Hello world") == smollm2.count_tokens("Hello world")
