@@ -975,8 +975,9 @@
         }
         view.deltas += 1;
         view.node.setAttribute("data-deltas", String(view.deltas));
+        var following = nearBottom(); // measured before the text grows
         view.node.querySelector(".sb-text").textContent += d.text;
-        scrollDown(false);
+        scrollDown(following);
       } else if (event.name === "reply") {
         outcome = { ok: true };
         showReply(d, view);
@@ -1032,9 +1033,10 @@
       return;
     }
     var node = view.node || addMessage("assistant", "");
+    var following = nearBottom(); // measured before the sources and cards are added
     node.setAttribute("data-deltas", String(view.deltas));
     finishBotMessage(node, reply);
-    scrollDown(false);
+    scrollDown(following);
   }
 
   // After a failure: did the server store the message anyway? Then show what it stored.

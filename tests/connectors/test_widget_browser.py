@@ -448,6 +448,27 @@ def test_mobile_panel_covers_the_screen(browser, live_server) -> None:
         tab.page.context.close()
 
 
+def test_the_conversation_follows_long_answers(browser, live_server) -> None:
+    """A long answer arriving in one piece still scrolls the conversation to its end."""
+    tab = open_tab(browser, live_server.url, viewport={"width": 375, "height": 520})
+    try:
+        page = load_demo(tab)
+        page.locator(".sb-launcher").click()
+        for n in range(3):
+            ask(page, QUESTION)
+            answers(page).nth(n).wait_for()
+            settled(page)
+            gap = page.locator(".sb-log").evaluate(
+                "log => log.scrollHeight - log.scrollTop - log.clientHeight"
+            )
+            assert gap < 2, f"answer {n + 1}: {gap}px of the conversation below the view"
+        overflow = page.locator(".sb-log").evaluate("log => log.scrollHeight - log.clientHeight")
+        assert overflow > 200  # the conversation is longer than the panel
+        assert not tab.unexpected(), tab.problems
+    finally:
+        tab.page.context.close()
+
+
 def test_a_rejected_message_shows_the_servers_reason(tab: Tab, live_server) -> None:
     page = load_demo(tab)
     page.locator(".sb-launcher").click()
