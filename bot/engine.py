@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
+from typing import Any
 
 from bot.config import BotConfig
 from bot.generators.base import Generator, GeneratorError
@@ -44,6 +45,44 @@ FOLLOW_UP = re.compile(
 )
 CITATION = re.compile(r"\[(\d{1,2})\]")
 CITATION_FIELDS = frozenset(Citation.__dataclass_fields__)
+#: ways to pick the first or the second option of a clarifying question
+CHOICES = {
+    0: frozenset(
+        {
+            "1",
+            "1st",
+            "first",
+            "the first",
+            "first one",
+            "the first one",
+            "one",
+            "第一",
+            "第一个",
+            "是第一个",
+            "前者",
+            "第一种",
+        }
+    ),
+    1: frozenset(
+        {
+            "2",
+            "2nd",
+            "second",
+            "the second",
+            "second one",
+            "the second one",
+            "two",
+            "第二",
+            "第二个",
+            "是第二个",
+            "后者",
+            "第二种",
+        }
+    ),
+}
+AGREEMENT = frozenset(
+    {"yes", "yeah", "yep", "right", "correct", "exactly", "是", "是的", "对", "对的", "嗯"}
+)
 #: how many recent turns are searched for a message delivered again with the same id
 REPEAT_WINDOW = 20
 
@@ -186,19 +225,30 @@ class Bot:
             return
 
         previous = session.last_user_text()
-        found = self.retriever.query(standalone(text, previous), k=self.config.k)
-        decision = self.policy.decide(found, failures=session.failures)
+        asked = session.meta.pop("clarify", None)  # a clarifying question gets one answer
+        chosen = _chosen_option(asked, text, self.retriever.index)
+        if chosen is not None:  # the customer picked one of the topics offered
+            hit, question = chosen
+            action = "answer_faq" if hit.kind == "faq" else "generate"
+            confidence = float(asked.get("confidence", 0.0))
+            decision = Decision(action, confidence, [hit], [], "chosen from the options offered")
+            text = question  # what the generated answer must answer
+        else:
+            found = self.retriever.query(standalone(text, previous), k=self.config.k)
+            decision = self.policy.decide(found, failures=session.failures)
         if decision.action == "generate":
             reply = yield from self._generate(text, decision, session, language)
         else:
-            reply = self._respond(decision, session, language)
+            reply = self._respond(decision, session, language, text)
             yield reply.text
         reply.meta["reason"] = decision.reason
         self._finish(session, user_turn, reply, started)
         yield reply
 
     # ------------------------------------------------------------------ paths
-    def _respond(self, decision: Decision, session: Session, language: str) -> Reply:
+    def _respond(
+        self, decision: Decision, session: Session, language: str, question: str = ""
+    ) -> Reply:
         hits = decision.hits
         if decision.action == "answer_faq":
             top = hits[0]
@@ -213,10 +263,18 @@ class Bot:
             )
         if decision.action == "clarify":
             session.failures += 1
-            titles = list(dict.fromkeys(_topic(h).rstrip("?？!！. ") for h in hits[:3]))[:2]
+            offered: dict[str, Hit] = {}
+            for hit in hits[:3]:
+                offered.setdefault(_topic(hit).rstrip("?？!！. "), hit)
+            titles = list(offered)[:2]
+            session.meta["clarify"] = {
+                "question": question,
+                "confidence": round(decision.confidence, 4),
+                "options": [{"title": t, "chunk_id": offered[t].chunk_id} for t in titles],
+            }
             joiner = self.messages.get("clarify_joiner", language)
             text = self.messages.get("clarify", language, options=joiner.join(titles))
-            return Reply(text, "clarify", decision.confidence, session.id, language)
+            return Reply(text, "clarify", decision.confidence, session.id, language, options=titles)
         if decision.action == "handoff":
             return self._handoff(
                 session, language, "handoff_after_failures", confidence=decision.confidence
@@ -375,6 +433,35 @@ class Bot:
                 )
             )
         self.sessions.append(session, *turns)
+
+
+def _chosen_option(asked: Any, text: str, index: Any) -> tuple[Hit, str] | None:
+    """(the hit, the question asked) when ``text`` picks one of the options of the
+    clarifying question ``asked`` (its title, its number, "the second", "是第一个", or "yes"
+    to a single option); None otherwise, or when that content is gone from the index."""
+    if not isinstance(asked, dict) or not isinstance(asked.get("options"), list):
+        return None
+    options = [o for o in asked["options"] if isinstance(o, dict) and o.get("chunk_id")]
+    said = _plain(text)
+    picked = None
+    for n, option in enumerate(options):
+        if said == _plain(str(option.get("title", ""))) or said in CHOICES.get(n, ()):
+            picked = option
+            break
+    if picked is None and len(options) == 1 and said in AGREEMENT:
+        picked = options[0]
+    pos = index.chunk_pos.get(picked["chunk_id"]) if picked else None
+    if pos is None:
+        return None
+    chunk = index.chunks[pos]
+    hit = Hit(chunk.id, chunk.doc_id, chunk.text, chunk.metadata, 1.0)
+    return hit, str(asked.get("question") or text)
+
+
+def _plain(text: str) -> str:
+    """Lower case, without punctuation or spaces at the ends: "The second one!" -> "the
+    second one"."""
+    return re.sub(r"^[\W_]+|[\W_]+$", "", text.casefold())
 
 
 def _stored_reply(session: Session, message_id: str) -> Reply | None:

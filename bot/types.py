@@ -57,6 +57,9 @@ class Reply:
     language: str = "en"
     citations: list[Citation] = field(default_factory=list)
     products: list[ProductCard] = field(default_factory=list)
+    #: for ``clarify``: the topics offered, in order; sending one back (or "1", "the
+    #: second", "是第一个") answers it
+    options: list[str] = field(default_factory=list)
     silent: bool = False  # the conversation is with a human: the channel sends nothing
     meta: dict[str, Any] = field(default_factory=dict)
 

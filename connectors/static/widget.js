@@ -74,6 +74,7 @@
       sources: "Sources",
       inStock: "In stock",
       outOfStock: "Out of stock",
+      options: "Choose a topic",
       retrying: "Connection lost, retrying…",
       offline: "We couldn't reach the server. Check your connection and send your message again.",
       failed: "Something went wrong. Please try again.",
@@ -104,6 +105,7 @@
       sources: "参考资料",
       inStock: "有货",
       outOfStock: "缺货",
+      options: "选择一个主题",
       retrying: "连接中断，正在重试…",
       offline: "无法连接服务器，请检查网络后重新发送。",
       failed: "出错了，请稍后重试。",
@@ -264,6 +266,11 @@
     ".sb-cites li{display:flex;gap:6px;margin:3px 0;}",
     ".sb-cite-n{color:#4b5563;font-variant-numeric:tabular-nums;flex:none;}",
     ".sb-source{margin-top:8px;font-size:12.5px;color:#4b5563;white-space:normal;}",
+    ".sb-options{display:flex;flex-wrap:wrap;gap:6px;margin-top:8px;width:100%;}",
+    ".sb-option{font:inherit;font-size:13.5px;line-height:1.3;text-align:left;cursor:pointer;",
+    "background:#fff;color:var(--accent-ink);border:1px solid var(--accent-ink);",
+    "border-radius:999px;padding:6px 12px;max-width:100%;overflow-wrap:anywhere;}",
+    ".sb-option:hover{background:var(--accent);color:var(--on-accent);border-color:var(--accent);}",
     ".sb-source-title{font-weight:600;color:#374151;}",
     ".sb-products{display:flex;flex-direction:column;gap:8px;margin-top:8px;width:100%;",
     "min-width:240px;}",
@@ -677,6 +684,27 @@
     node.appendChild(list);
   }
 
+  // A clarifying question's topics as buttons: a click sends the topic back, which the
+  // server takes as the answer to the question. They are gone once anything is sent.
+  function renderOptions(node, options, action) {
+    if (action !== "clarify" || !options || !options.length) return;
+    var group = el("div", { className: "sb-options", role: "group", "aria-label": T.options });
+    options.forEach(function (option) {
+      var button = el("button", { type: "button", className: "sb-option", text: String(option) });
+      button.addEventListener("click", function () {
+        if (state.busy) return;
+        send(String(option));
+      });
+      group.appendChild(button);
+    });
+    node.appendChild(group);
+  }
+  function clearOptions() {
+    ui.log.querySelectorAll(".sb-options").forEach(function (group) {
+      group.parentNode.removeChild(group);
+    });
+  }
+
   function finishBotMessage(node, reply) {
     node.classList.remove("sb-streaming");
     node.setAttribute("data-action", reply.action || "");
@@ -684,6 +712,7 @@
     bubble.querySelector(".sb-text").textContent = reply.text || "";
     renderCitations(bubble, reply.citations, reply.action);
     renderProducts(node, reply.products);
+    renderOptions(node, reply.options, reply.action);
   }
 
   function handoffNotice(text) {
@@ -1178,6 +1207,7 @@
       state.queue.push(text);
       return;
     }
+    clearOptions();
     var node = addMessage("user", text);
     scrollDown(true);
     run(function () {

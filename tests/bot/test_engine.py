@@ -334,3 +334,34 @@ def test_a_message_delivered_twice_is_answered_once(bot, generator):
     quiet = IncomingMessage("hello?", "dup", meta={"message_id": "ev-2"})
     assert bot.reply(quiet).silent and bot.reply(quiet).silent
     assert len(bot.sessions.get("dup").turns) == 5
+
+
+def test_a_clarifying_question_is_answered_by_picking_an_option(bot, generator):
+    first = ask(bot, "how much does a return label cost", session="cl")
+    assert first.action == "clarify" and len(first.options) == 2
+    assert all(option in first.text for option in first.options)
+    # the option that is an FAQ entry (a page section reads "Page › Section")
+    n = next(i for i, option in enumerate(first.options) if "›" not in option)
+    picked = ask(bot, ["The first one.", "the second one"][n], session="cl")
+    assert picked.action == "answer_faq"
+    assert picked.meta["reason"] == "chosen from the options offered"
+    assert picked.citations[0].title.rstrip("?") == first.options[n]
+    assert generator.history == []
+    # the title itself (what the widget's buttons send) picks it too
+    again = ask(bot, "how much does a return label cost", session="cl2")
+    by_title = ask(bot, again.options[n], session="cl2")
+    assert by_title.citations[0].doc_id == picked.citations[0].doc_id
+    # an answer is given once: another message is a new question, and "2" means nothing later
+    ask(bot, "how much does a return label cost", session="cl3")
+    other = ask(bot, "do you ship to Canada?", session="cl3")
+    assert other.meta["reason"] != "chosen from the options offered"
+    later = ask(bot, "2", session="cl3")
+    assert later.meta.get("reason") != "chosen from the options offered"
+
+
+def test_a_clarifying_question_in_chinese_takes_an_ordinal(bot):
+    first = ask(bot, "how much does a return label cost", session="clzh")
+    assert first.action == "clarify"
+    picked = ask(bot, "第二个", session="clzh")
+    assert picked.meta["reason"] == "chosen from the options offered"
+    assert picked.citations and picked.citations[0].title.rstrip("?") in first.options[1]

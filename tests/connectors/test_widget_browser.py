@@ -469,6 +469,30 @@ def test_the_conversation_follows_long_answers(browser, live_server) -> None:
         tab.page.context.close()
 
 
+def test_a_clarifying_question_offers_its_topics_as_buttons(tab: Tab) -> None:
+    page = load_demo(tab)
+    page.locator(".sb-launcher").click()
+    ask(page, "how much does a return label cost")
+    question = answers(page).first
+    question.wait_for()
+    assert question.get_attribute("data-action") == "clarify"
+    buttons = question.locator(".sb-option")
+    assert buttons.count() == 2
+    topics = buttons.all_inner_texts()
+    assert all(topic in question.locator(".sb-text").inner_text() for topic in topics)
+    n = next(i for i, topic in enumerate(topics) if "›" not in topic)  # the FAQ entry
+    page.screenshot(path=str(artifact("widget-clarify.png")))
+    buttons.nth(n).click()
+    answer = answers(page).nth(1)
+    answer.wait_for()
+    settled(page)
+    assert answer.get_attribute("data-action") == "answer_faq"
+    assert topics[n] in answer.locator(".sb-source").inner_text()
+    assert page.locator(".sb-msg--user").last.inner_text().endswith(topics[n])
+    assert page.locator(".sb-option").count() == 0  # one answer per question
+    assert not tab.unexpected(), tab.problems
+
+
 def test_a_rejected_message_shows_the_servers_reason(tab: Tab, live_server) -> None:
     page = load_demo(tab)
     page.locator(".sb-launcher").click()
