@@ -21,16 +21,10 @@ threadpool; messages of one conversation are answered one at a time, in order.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
-import os
 import secrets
-import threading
 import time
-import weakref
-from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from html import escape
 from pathlib import Path
@@ -41,280 +35,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.engine import Bot
 from bot.sessions import Session, Turn
-from bot.types import IncomingMessage, Reply
 from connectors.base import ChannelError, ChannelRequest, Connector, Headers, build_connectors
-from connectors.config import ServerConfig, ShopbotConfig
-from connectors.web import WebConnector, WebOptions, new_session_token, reply_payload
+from connectors.chat_service import ChatService, history
+from connectors.config import ShopbotConfig
+from connectors.limits import BodyLimit, RateLimited, json_response
+from connectors.web import WebConnector, WebOptions, reply_payload
 
 log = logging.getLogger(__name__)
 
 API_VERSION = "1"
 STATIC = Path(__file__).parent / "static"
-
-
-# ---------------------------------------------------------------------------- limits
-class RateLimiter:
-    """Sliding-window message counts per key (session token, client IP); thread-safe.
-
-    Memory stays bounded: keys idle for a whole window are dropped on the next sweep.
-    """
-
-    def __init__(self, limit: int, window_s: float) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self._events: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-        self._last_sweep = time.monotonic()
-
-    def check(self, key: str, *, count: bool = True) -> float | None:
-        """None if one more event for ``key`` is allowed (counted unless ``count`` is
-        False), else the seconds until it would be. Refused events are not counted."""
-        if self.limit <= 0:
-            return None
-        now = time.monotonic()
-        with self._lock:
-            if now - self._last_sweep > self.window_s:
-                self._sweep(now)
-            events = self._events.setdefault(key, deque())
-            while events and now - events[0] >= self.window_s:
-                events.popleft()
-            if len(events) >= self.limit:
-                return max(0.0, self.window_s - (now - events[0]))
-            if count:
-                events.append(now)
-            return None
-
-    def _sweep(self, now: float) -> None:
-        stale = [k for k, v in self._events.items() if not v or now - v[-1] >= self.window_s]
-        for key in stale:
-            del self._events[key]
-        self._last_sweep = now
-
-
-class BodyLimit:
-    """ASGI middleware: refuse request bodies above ``max_bytes`` with a 413, before reading
-    them whole (checks Content-Length, then counts the bytes actually received)."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _too_large(scope, receive, send, self.max_bytes)
-            return
-        received = 0
-
-        async def counted() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge
-            return message
-
-        try:
-            await self.app(scope, counted, send)
-        except _BodyTooLarge:
-            await _too_large(scope, receive, send, self.max_bytes)
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-    error = ChannelError(
-        413,
-        "body_too_large",
-        f"the request body is larger than {limit} bytes (server.max_body_bytes): "
-        "send a shorter message",
-    )
-    await _json_response(error.status, error.payload())(scope, receive, send)
-
-
-def _json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
-# ---------------------------------------------------------------------------- the service
-class ChatService:
-    """Everything the HTTP layer needs, free of HTTP: sessions, limits, the bot."""
-
-    def __init__(self, bot: Bot, config: ShopbotConfig, web: WebConnector) -> None:
-        self.bot = bot
-        self.config = config
-        self.server: ServerConfig = config.server
-        self.web = web
-        limits = self.server.rate_limit
-        self.per_session = RateLimiter(limits.per_session, limits.window_s)
-        self.per_ip = RateLimiter(limits.per_ip, limits.window_s)
-        self._locks: weakref.WeakValueDictionary[str, threading.Lock] = (
-            weakref.WeakValueDictionary()
-        )
-        self._locks_guard = threading.Lock()
-        # answering is CPU-bound: more at once only thrashes the cores and the GIL
-        slots = self.server.concurrency or 2 * (os.cpu_count() or 1)
-        self.slots = threading.BoundedSemaphore(slots)
-        self._workers: set[asyncio.Future[None]] = set()
-
-    def lock(self, session_id: str) -> threading.Lock:
-        """The lock that keeps one conversation's messages in order."""
-        with self._locks_guard:
-            lock = self._locks.get(session_id)
-            if lock is None:
-                lock = threading.Lock()
-                self._locks[session_id] = lock
-            return lock
-
-    def limit(self, message: IncomingMessage, client: str) -> None:
-        """Count the message against both budgets, or against neither (RateLimited)."""
-        checks = (
-            (self.per_ip, client, "from your address"),
-            (self.per_session, message.session_id, "in this conversation"),
-        )
-        for limiter, key, what in checks:
-            wait = limiter.check(key, count=False)
-            if wait is not None:
-                raise RateLimited(
-                    f"too many messages {what}: at most {limiter.limit} per "
-                    f"{limiter.window_s:g} s. Try again in {wait:.0f} s",
-                    retry_after=wait,
-                )
-        for limiter, key, _ in checks:  # (a race may let one extra message through)
-            limiter.check(key)
-
-    def require(self, session_id: str) -> None:
-        """ChannelError 404 unless the conversation exists (reads no turns)."""
-        try:
-            known = self.bot.sessions.exists(session_id)
-        except ValueError:  # not even a valid id
-            known = False
-        if not known:
-            raise unknown_session()
-
-    def session(self, session_id: str) -> Session:
-        """The conversation with all its turns; ChannelError 404 when there is none."""
-        try:
-            found = self.bot.sessions.get(session_id)
-        except ValueError:
-            found = None
-        if found is None:
-            raise unknown_session()
-        return found
-
-    def prepare(self, body: Any, client: str) -> IncomingMessage:
-        """Validate a chat body and apply the limits; ChannelError/RateLimited otherwise."""
-        message = self.web.message(body, client=client)
-        if isinstance(body, dict) and body.get("session_id") is not None:
-            self.require(message.session_id)  # 404 for tokens the server never gave out
-        self.limit(message, client)
-        return message
-
-    def create_session(self, user_id: str = "anonymous") -> Session:
-        session = self.bot.sessions.load(new_session_token(), channel="web", user_id=user_id)
-        self.bot.sessions.save_state(session)
-        return session
-
-    def reply(self, message: IncomingMessage) -> Reply:
-        with self.lock(message.session_id), self.slots:
-            return self.bot.reply(message)
-
-    async def stream(self, message: IncomingMessage) -> AsyncIterator[str]:
-        """Server-Sent Events for one message; errors after the start become an event.
-
-        The bot runs to the end in a worker thread of its own, which alone holds the
-        conversation's lock and an answering slot: a customer who closes the tab mid-answer
-        frees both as soon as the answer is finished, and the answer is still stored (the
-        widget finds it in the history after a reload).
-        """
-        loop = asyncio.get_running_loop()
-        events: asyncio.Queue[object] = asyncio.Queue()
-
-        def put(item: object) -> None:
-            # (RuntimeError: the server is shutting down and nobody is listening)
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(events.put_nowait, item)
-
-        def work() -> None:
-            try:
-                with self.lock(message.session_id), self.slots:
-                    for event in self.bot.stream(message):
-                        put(event)
-            except Exception:  # the stream has started: the client gets an event, we the trace
-                log.exception("streaming reply failed (session %s)", message.session_id)
-                put(_FAILED)
-            finally:
-                put(_END)
-
-        worker = asyncio.ensure_future(asyncio.to_thread(work))
-        self._workers.add(worker)  # keep a reference until it is done, listened to or not
-        worker.add_done_callback(self._workers.discard)
-        yield _sse("session", {"session_id": message.session_id})
-        while (event := await events.get()) is not _END:
-            if event is _FAILED:
-                message_text = "the bot could not answer; please try again"
-                yield _sse("error", {"code": "internal", "message": message_text})
-            elif isinstance(event, Reply):
-                yield _sse("reply", {"session_id": event.session_id, **reply_payload(event)})
-            elif event:
-                yield _sse("delta", {"text": event})
-        yield _sse("done", {})
-
-
-def unknown_session() -> ChannelError:
-    return ChannelError(
-        404,
-        "unknown_session",
-        "this conversation does not exist (it may have expired): start a new one by sending "
-        "the message without session_id, or POST /api/sessions",
-    )
-
-
-_END = object()
-_FAILED = object()
-
-
-class RateLimited(Exception):
-    def __init__(self, message: str, *, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-def _sse(event: str, data: Any) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
-
-
-def history(session: Session) -> dict[str, Any]:
-    """A conversation as the widget renders it after a reload."""
-    return {
-        "session_id": session.id,
-        "state": session.state,
-        "handoff": session.state == "handoff",
-        "language": session.language,
-        "messages": [
-            {
-                "role": turn.role,
-                "text": turn.text,
-                "created_at": turn.created_at,
-                "action": turn.action,
-                "citations": turn.citations,
-                "products": turn.meta.get("products", []),
-            }
-            for turn in session.turns
-            if turn.role != "system"
-        ],
-    }
 
 
 def client_address(request: Request, trust_proxy: bool) -> str:
@@ -406,12 +139,12 @@ def create_app(
     # -------------------------------------------------------------- errors
     @app.exception_handler(ChannelError)
     async def channel_error(request: Request, exc: ChannelError) -> JSONResponse:
-        return _json_response(exc.status, exc.payload())
+        return json_response(exc.status, exc.payload())
 
     @app.exception_handler(RateLimited)
     async def rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
         body = {"error": {"code": "rate_limited", "message": str(exc)}}
-        return _json_response(429, body, {"retry-after": str(max(1, round(exc.retry_after)))})
+        return json_response(429, body, {"retry-after": str(max(1, round(exc.retry_after)))})
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -419,7 +152,7 @@ def create_app(
             f"{'.'.join(str(p) for p in err['loc'] if p != 'body') or 'body'}: {err['msg']}"
             for err in exc.errors()
         )
-        return _json_response(422, {"error": {"code": "invalid_request", "message": problems}})
+        return json_response(422, {"error": {"code": "invalid_request", "message": problems}})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -429,13 +162,13 @@ def create_app(
             if exc.status_code in (404, 405)
             else str(exc.detail)
         )
-        return _json_response(exc.status_code, {"error": {"code": code, "message": message}})
+        return json_response(exc.status_code, {"error": {"code": code, "message": message}})
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         body = {"error": {"code": "internal", "message": "the server failed; it has been logged"}}
-        return _json_response(500, body)
+        return json_response(500, body)
 
     async def json_body(request: Request) -> Any:
         raw = await request.body()
