@@ -427,9 +427,10 @@ class Bot:
                     action=reply.action,
                     confidence=round(reply.confidence, 4),
                     citations=[asdict(c) for c in reply.citations],
-                    meta={"products": [asdict(p) for p in reply.products]}
-                    if reply.products
-                    else {},
+                    meta=(
+                        {"products": [asdict(p) for p in reply.products]} if reply.products else {}
+                    )
+                    | ({"options": list(reply.options)} if reply.options else {}),
                 )
             )
         self.sessions.append(session, *turns)
@@ -487,6 +488,7 @@ def _stored_reply(session: Session, message_id: str) -> Reply | None:
                 for c in answer.citations
             ],
             products=[ProductCard(**p) for p in answer.meta.get("products", [])],
+            options=list(answer.meta.get("options", [])),
             meta=meta,
         )
     return None

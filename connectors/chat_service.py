@@ -180,6 +180,7 @@ def history(session: Session) -> dict[str, Any]:
                 "action": turn.action,
                 "citations": turn.citations,
                 "products": turn.meta.get("products", []),
+                "options": turn.meta.get("options", []),
             }
             for turn in session.turns
             if turn.role != "system"

@@ -929,6 +929,13 @@
       return;
     }
     history.messages.forEach(renderHistoryMessage);
+    // a clarifying question's buttons only while it is the last word
+    var groups = ui.log.querySelectorAll(".sb-options");
+    var last = history.messages[history.messages.length - 1];
+    var open = last && last.role === "assistant" && last.action === "clarify";
+    for (var g = 0; g < groups.length - (open ? 1 : 0); g++) {
+      groups[g].parentNode.removeChild(groups[g]);
+    }
     state.known = history.messages.length;
     state.synced = true;
     setHandoff(history.handoff || history.state === "handoff");

@@ -340,6 +340,7 @@ def test_a_clarifying_question_is_answered_by_picking_an_option(bot, generator):
     first = ask(bot, "how much does a return label cost", session="cl")
     assert first.action == "clarify" and len(first.options) == 2
     assert all(option in first.text for option in first.options)
+    assert bot.sessions.get("cl").turns[-1].meta["options"] == first.options
     # the option that is an FAQ entry (a page section reads "Page › Section")
     n = next(i for i, option in enumerate(first.options) if "›" not in option)
     picked = ask(bot, ["The first one.", "the second one"][n], session="cl")

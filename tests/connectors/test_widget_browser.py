@@ -482,6 +482,12 @@ def test_a_clarifying_question_offers_its_topics_as_buttons(tab: Tab) -> None:
     assert all(topic in question.locator(".sb-text").inner_text() for topic in topics)
     n = next(i for i, topic in enumerate(topics) if "›" not in topic)  # the FAQ entry
     page.screenshot(path=str(artifact("widget-clarify.png")))
+    settled(page)
+    page.reload()  # the question and its buttons come back with the conversation (open)
+    question = answers(page).first
+    question.wait_for()
+    buttons = question.locator(".sb-option")
+    assert buttons.all_inner_texts() == topics
     buttons.nth(n).click()
     answer = answers(page).nth(1)
     answer.wait_for()
@@ -490,6 +496,10 @@ def test_a_clarifying_question_offers_its_topics_as_buttons(tab: Tab) -> None:
     assert topics[n] in answer.locator(".sb-source").inner_text()
     assert page.locator(".sb-msg--user").last.inner_text().endswith(topics[n])
     assert page.locator(".sb-option").count() == 0  # one answer per question
+    page.reload()  # and it is still answered after a reload
+    answers(page).nth(1).wait_for()
+    settled(page)
+    assert page.locator(".sb-option").count() == 0
     assert not tab.unexpected(), tab.problems
 
 
