@@ -239,6 +239,8 @@ def chat(
             for event in bot.stream(IncomingMessage(text, session_id=session_id, channel="cli")):
                 if isinstance(event, Reply):
                     console.print()
+                    for n, option in enumerate(event.options, 1):  # type its number to pick it
+                        console.print(f"  {n}) {option}", highlight=False, markup=False)
                     sources = ", ".join(f"[{c.n}] {c.title}" for c in event.citations)
                     console.print(
                         f"[dim]{event.action} · {event.confidence:.2f}"
