@@ -68,7 +68,8 @@ def update_index(
     batch_size: int = 64,
     progress: EmbedProgress | None = None,
 ) -> tuple[KnowledgeIndex, UpdateReport]:
-    """Bring the index in ``directory`` in line with ``documents``, atomically.
+    """Bring the index in ``directory`` in line with ``documents``, atomically; this is
+    ``KnowledgeIndex.update`` (``cls`` is the class it is called on).
 
     Only documents that are new or whose content changed are chunked and embedded.
     With ``rebuild`` everything is re-embedded (needed after changing the model).

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from knowledge.building import (  # noqa: F401  (re-exported)
     choose_index_type,
     update_index,
 )
-from knowledge.documents import Chunk, Document, Key
+from knowledge.documents import Chunk, Key
 from knowledge.embedders.base import Embedder
 from knowledge.errors import KnowledgeIndexError
 from knowledge.storage import VersionedDir
@@ -126,42 +125,9 @@ class KnowledgeIndex:
         return _load_version(version, manifest)
 
     # ------------------------------------------------------------------ building
-    @classmethod
-    def update(
-        cls,
-        directory: str | Path,
-        documents: Sequence[Document],
-        embedder: Embedder,
-        *,
-        chunk_size: int = 800,
-        chunk_overlap: int = 100,
-        faq_answer_as_key: bool = True,
-        rebuild: bool = False,
-        index_type: str = "auto",
-        ann_threshold: int = 50_000,
-        batch_size: int = 64,
-        progress: EmbedProgress | None = None,
-    ) -> tuple[KnowledgeIndex, UpdateReport]:
-        """Bring the index in ``directory`` in line with ``documents``, atomically.
-
-        Only documents that are new or whose content changed are chunked and embedded.
-        With ``rebuild`` everything is re-embedded (needed after changing the model). The
-        work is done in :mod:`knowledge.building`.
-        """
-        return update_index(
-            cls,
-            directory,
-            documents,
-            embedder,
-            chunk_size=chunk_size,
-            chunk_overlap=chunk_overlap,
-            faq_answer_as_key=faq_answer_as_key,
-            rebuild=rebuild,
-            index_type=index_type,
-            ann_threshold=ann_threshold,
-            batch_size=batch_size,
-            progress=progress,
-        )
+    #: bring the index in a directory in line with the store's documents, atomically,
+    #: re-embedding only what changed (see :func:`knowledge.building.update_index`)
+    update = classmethod(update_index)
 
     def _per_chunk(self, per_key: np.ndarray) -> dict[str, np.ndarray]:
         """Split a per-key array into one array per chunk id."""
