@@ -16,9 +16,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
-from typing import Any
 
 from bot.config import BotConfig
+from bot.continuity import REPEAT_WINDOW, chosen_option, stored_reply
 from bot.generators.base import Generator, GeneratorError
 from bot.grounding import (
     FALLBACK_LEXICAL_FLOOR,
@@ -44,47 +44,6 @@ FOLLOW_UP = re.compile(
     re.IGNORECASE,
 )
 CITATION = re.compile(r"\[(\d{1,2})\]")
-CITATION_FIELDS = frozenset(Citation.__dataclass_fields__)
-#: ways to pick the first or the second option of a clarifying question
-CHOICES = {
-    0: frozenset(
-        {
-            "1",
-            "1st",
-            "first",
-            "the first",
-            "first one",
-            "the first one",
-            "one",
-            "第一",
-            "第一个",
-            "是第一个",
-            "前者",
-            "第一种",
-        }
-    ),
-    1: frozenset(
-        {
-            "2",
-            "2nd",
-            "second",
-            "the second",
-            "second one",
-            "the second one",
-            "two",
-            "第二",
-            "第二个",
-            "是第二个",
-            "后者",
-            "第二种",
-        }
-    ),
-}
-AGREEMENT = frozenset(
-    {"yes", "yeah", "yep", "right", "correct", "exactly", "是", "是的", "对", "对的", "嗯"}
-)
-#: how many recent turns are searched for a message delivered again with the same id
-REPEAT_WINDOW = 20
 
 
 def standalone(text: str, previous: str | None) -> str:
@@ -200,7 +159,7 @@ class Bot:
         if message_id:
             # a channel delivering the same message again (a retry after a dropped
             # connection, Slack's or WeChat's redelivery): the stored answer, not a second one
-            earlier = _stored_reply(session, str(message_id))
+            earlier = stored_reply(session, str(message_id))
             if earlier is not None:
                 if earlier.text:
                     yield earlier.text
@@ -226,7 +185,7 @@ class Bot:
 
         previous = session.last_user_text()
         asked = session.meta.pop("clarify", None)  # a clarifying question gets one answer
-        chosen = _chosen_option(asked, text, self.retriever.index)
+        chosen = chosen_option(asked, text, self.retriever.index)
         if chosen is not None:  # the customer picked one of the topics offered
             hit, question = chosen
             action = "answer_faq" if hit.kind == "faq" else "generate"
@@ -434,64 +393,6 @@ class Bot:
                 )
             )
         self.sessions.append(session, *turns)
-
-
-def _chosen_option(asked: Any, text: str, index: Any) -> tuple[Hit, str] | None:
-    """(the hit, the question asked) when ``text`` picks one of the options of the
-    clarifying question ``asked`` (its title, its number, "the second", "是第一个", or "yes"
-    to a single option); None otherwise, or when that content is gone from the index."""
-    if not isinstance(asked, dict) or not isinstance(asked.get("options"), list):
-        return None
-    options = [o for o in asked["options"] if isinstance(o, dict) and o.get("chunk_id")]
-    said = _plain(text)
-    picked = None
-    for n, option in enumerate(options):
-        if said == _plain(str(option.get("title", ""))) or said in CHOICES.get(n, ()):
-            picked = option
-            break
-    if picked is None and len(options) == 1 and said in AGREEMENT:
-        picked = options[0]
-    pos = index.chunk_pos.get(picked["chunk_id"]) if picked else None
-    if pos is None:
-        return None
-    chunk = index.chunks[pos]
-    hit = Hit(chunk.id, chunk.doc_id, chunk.text, chunk.metadata, 1.0)
-    return hit, str(asked.get("question") or text)
-
-
-def _plain(text: str) -> str:
-    """Lower case, without punctuation or spaces at the ends: "The second one!" -> "the
-    second one"."""
-    return re.sub(r"^[\W_]+|[\W_]+$", "", text.casefold())
-
-
-def _stored_reply(session: Session, message_id: str) -> Reply | None:
-    """The reply already given to the message with ``message_id`` among the session's
-    recent turns (a silent one when a person had the conversation), or None."""
-    turns = session.turns
-    for i in range(len(turns) - 1, -1, -1):
-        turn = turns[i]
-        if turn.role != "user" or turn.meta.get("message_id") != message_id:
-            continue
-        answer = turns[i + 1] if i + 1 < len(turns) else None
-        meta = {"repeated": True}
-        if answer is None or answer.role != "assistant":
-            return Reply("", "handoff", 1.0, session.id, session.language, silent=True, meta=meta)
-        return Reply(
-            answer.text,
-            answer.action or "dont_know",  # type: ignore[arg-type]
-            answer.confidence if answer.confidence is not None else 0.0,
-            session.id,
-            session.language,
-            citations=[
-                Citation(**{k: v for k, v in c.items() if k in CITATION_FIELDS})
-                for c in answer.citations
-            ],
-            products=[ProductCard(**p) for p in answer.meta.get("products", [])],
-            options=list(answer.meta.get("options", [])),
-            meta=meta,
-        )
-    return None
 
 
 def _sentences(pieces: Iterator[str]) -> Iterator[str]:
