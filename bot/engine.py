@@ -25,6 +25,9 @@ from bot.grounding import (
     LIST_ITEM,
     GroundingChecker,
     complete_sentences,
+    join_sentences,
+    opens_list,
+    separator,
 )
 from bot.messages import Messages
 from bot.policy import Decision, Policy, wants_human
@@ -301,17 +304,14 @@ class Bot:
                 if not checker.supported(piece, facts, intro=intro):
                     rejected = piece
                     break
-                item = bool(LIST_ITEM.match(piece))
-                if piece.endswith((":", "：")):
+                if opens_list(piece):
                     intro = piece
-                elif not item:
+                elif not LIST_ITEM.match(piece):
                     intro = None
                 first_sentence_s = first_sentence_s or time.perf_counter() - started
-                previous = kept[-1].lstrip() if kept else ""
-                if kept:  # the pieces are joined as join_sentences joins them
-                    piece = ("\n" if item or LIST_ITEM.match(previous) else " ") + piece
+                # streamed as join_sentences joins them: the pieces add up to the reply's text
+                yield separator(kept[-1], piece) + piece if kept else piece
                 kept.append(piece)
-                yield piece  # the pieces joined are the reply's text
         except GeneratorError as exc:  # the model failed mid-answer: keep what was checked
             log.warning("generation failed: %s", exc)
             rejected = rejected or "(generation failed)"
@@ -330,7 +330,7 @@ class Bot:
                 first_token_s=stats.first_token_s,
                 generation_s=stats.total_s,
             )
-        text = "".join(kept).strip()
+        text = join_sentences(kept)
         numbers = {int(n) for n in CITATION.findall(text)}
         cited = sorted(n for n in numbers if 0 < n <= len(prompt.sources))
         if rejected:
@@ -339,7 +339,7 @@ class Bot:
             quote, used = checker.extract(question, facts)
             top = prompt.sources[used[0]] if used else prompt.sources[0]
             heading = self.messages.get("from_source", language, title=top.title)
-            text = heading + ("\n" if LIST_ITEM.match(quote) else " ") + quote
+            text = heading + separator(heading, quote) + quote
             cited = [n + 1 for n in used] or [1]
             meta["grounding"] = "quoted"
             yield text

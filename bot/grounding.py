@@ -26,6 +26,7 @@ source sentences closest to the question, quoted (with the list a quoted sentenc
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -76,14 +77,21 @@ def _numbers(text: str) -> set[str]:
     return {n.replace(",", "") for n in NUMBER.findall(text)}
 
 
+def opens_list(sentence: str) -> bool:
+    """Whether ``sentence`` introduces a list ("The warranty doesn't cover:")."""
+    return sentence.rstrip().endswith((":", "："))
+
+
+def separator(previous: str, sentence: str) -> str:
+    """What goes between two sentences of one text: a line break next to a list item."""
+    return "\n" if LIST_ITEM.match(sentence) or LIST_ITEM.match(previous) else " "
+
+
 def join_sentences(sentences: Sequence[str]) -> str:
     """Sentences as one text: list items on lines of their own, the rest joined by spaces."""
-    text = ""
-    for n, sentence in enumerate(sentences):
-        if n:
-            item = LIST_ITEM.match(sentence) or LIST_ITEM.match(sentences[n - 1])
-            text += "\n" if item else " "
-        text += sentence
+    text = sentences[0] if sentences else ""
+    for previous, sentence in itertools.pairwise(sentences):
+        text += separator(previous, sentence) + sentence
     return text
 
 
@@ -95,7 +103,7 @@ def _list_intros(texts: list[str], source: list[int]) -> list[int | None]:
         if current is not None and (source[current] != source[i] or not LIST_ITEM.match(text)):
             current = None
         intros.append(current)
-        if text.rstrip().endswith((":", "：")):
+        if opens_list(text):
             current = i
     return intros
 
@@ -250,7 +258,7 @@ class GroundingChecker:
                 0 <= j < len(texts) and source[j] == source[i] and bool(LIST_ITEM.match(texts[j]))
             )
 
-        if not item(i) and not texts[i].rstrip().endswith((":", "：")):
+        if not item(i) and not opens_list(texts[i]):
             return [i]
         first = i
         while item(first - 1) and item(first):
