@@ -11,9 +11,11 @@ it reaches the customer:
   neighbours, and the share of its words found there must be at least the store's lexical
   floor (how many words two wordings of one FAQ question share, from the same calibration),
   so a long sentence that strings real phrases together with invented ones fails;
-- a "yes" or "no" verdict must agree with the source sentence closest to the *question*
-  ("No, you can't change the address" fails above "You can edit your shipping address for
-  60 minutes after placing your order");
+- a "yes" or "no" verdict must be the one every source sentence close to the *question*
+  gives ("No, you can't change the address" fails above "You can edit your shipping address
+  for 60 minutes after placing your order" and "Once an order has shipped, we can't change
+  the address");
+- an item of a list must be an item of a source list whose intro says the same (yes or no);
 - it must not negate what its closest source sentence says or the other way round
   (embeddings barely see "not"; a negation mismatch is the commonest way a small model
   contradicts its source).
@@ -189,7 +191,8 @@ class GroundingChecker:
         verdict = VERDICT.match(claim)
         if verdict and sources.asked and (verdict.group(1).lower() == "yes") != sources.verdict:
             return False  # a verdict the sources do not give, or give both ways
-        if not _numbers(claim) <= sources.numbers:
+        numbers = _numbers(claim)
+        if not numbers <= sources.numbers:
             return False
         if len(claim.split()) < MIN_WORDS or not len(sources.texts):
             return True
@@ -200,7 +203,7 @@ class GroundingChecker:
             return False
         # what it says is said there, not somewhere else in the prompt
         window = " ".join(sources.texts[j] for j in sources.window(best))
-        if not _numbers(claim) <= _numbers(window):
+        if not numbers <= _numbers(window):
             return False
         words = _content(claim)
         if words and len(words & _content(window)) / len(words) < self.lexical_floor:
