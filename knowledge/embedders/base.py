@@ -31,16 +31,25 @@ class Embedder(ABC):
         batch_size: int = 64,
         progress: ProgressCallback | None = None,
     ) -> np.ndarray:
-        """Embed many texts in batches; ``progress(n)`` is called after each batch of n."""
+        """Embed many texts in batches; ``progress(n)`` is called after each batch of n.
+
+        Texts are batched by length (longest first), as sentence-transformers does: a short
+        text then shares its batch with texts of its size, so little is padded, and its
+        vector hardly depends on which other texts were embedded with it (int8 activations
+        are scaled per batch).
+        """
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         parts = []
         for start in range(0, len(texts), batch_size):
-            batch = list(texts[start : start + batch_size])
+            batch = [texts[i] for i in order[start : start + batch_size]]
             parts.append(self._embed(batch))
             if progress is not None:
                 progress(len(batch))
-        return _unit(np.vstack(parts))
+        vectors = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
+        vectors[order] = np.vstack(parts)
+        return _unit(vectors)
 
     def embed_query(self, text: str) -> np.ndarray:
         """Embed one query; returns a 1-D vector."""

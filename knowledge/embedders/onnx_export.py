@@ -5,7 +5,8 @@ by :mod:`knowledge.embedders.onnx_int8`).
 need onnxscript) writes fp32; the file is checked against torch; the few outlier activation
 channels BERT-like models have are routed around int8 in fp32 (plain dynamic int8 gave a
 lowest cosine of 0.83 against torch on all-MiniLM-L6-v2; see
-:func:`_split_outlier_channels`); then ``quantize_dynamic`` (per-channel QInt8) does the rest.
+:func:`_split_outlier_channels`); then ``quantize_dynamic`` (per-channel weights, one of
+:data:`QUANTIZATIONS`) does the rest.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 import os
 import warnings
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,39 +31,81 @@ if TYPE_CHECKING:
 OPSET = 17
 
 
-def export_int8(
-    spec: _ModelSpec,
-    tokenizer: Any,
-    model_id: str,
-    fp32: Path,
-    int8: Path,
-    *,
-    probes: Sequence[str],
-) -> None:
-    """Write the int8 model to ``int8`` (``fp32`` is a scratch file the caller removes);
-    ``probes`` are sentences the fp32 export is checked on against torch."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+@dataclass(frozen=True)
+class Quantization:
+    """One int8 recipe for ``quantize_dynamic``: per-channel weights of one type and range."""
 
+    name: str
+    weight_type: str  # onnxruntime QuantType member: "QInt8" or "QUInt8"
+    reduce_range: bool
+    why: str
+
+
+#: The recipes tried, in order, until one agrees with torch on the machine it runs on.
+#: Activations are quantised to uint8 at run time; what differs is the weights. With full
+#: 8-bit signed weights, AVX2 kernels without VNNI add two u8 x s8 products into a saturating
+#: int16 (255 x 127 x 2 > 32767): all-MiniLM-L6-v2 then agrees with torch at cosine 0.957
+#: instead of 0.987 (seen on AMD EPYC, reproduced under QEMU's EPYC-Milan model). Weights in
+#: 7 bits keep every pair sum inside int16 (255 x 64 x 2 = 32640), so every x86-64 kernel,
+#: VNNI or not, computes the same integers: the first recipe gives the same vectors on every
+#: machine, at the speed of the second's kernels and no slower than the third's.
+QUANTIZATIONS: tuple[Quantization, ...] = (
+    Quantization(
+        "s8-7bit",
+        "QInt8",
+        True,
+        "signed 7-bit weights: no int16 saturation on any x86-64 kernel, the same vectors on "
+        "every CPU",
+    ),
+    Quantization(
+        "u8",
+        "QUInt8",
+        False,
+        "unsigned 8-bit weights: u8 x u8 kernels widen to 16 bits before they multiply",
+    ),
+    Quantization(
+        "s8",
+        "QInt8",
+        False,
+        "signed 8-bit weights: exact with VNNI or AMX, saturates on AVX2-only CPUs",
+    ),
+)
+
+
+def prepare_fp32(
+    spec: _ModelSpec, tokenizer: Any, model_id: str, fp32: Path, *, probes: Sequence[str]
+) -> list[str]:
+    """Export the fp32 model to ``fp32`` (checked against torch on ``probes``) and route its
+    outlier channels around int8; returns the nodes to keep in fp32 when quantising."""
     _export_fp32(spec, tokenizer, fp32, probes)
     try:
-        keep_fp32 = _split_outlier_channels(fp32, tokenizer)
+        return _split_outlier_channels(fp32, tokenizer)
     except EmbedderError:
         raise
     except Exception as exc:
         raise EmbedderError(
             f"preparing the ONNX export of {model_id} for int8 failed: {exc}"
         ) from exc
+
+
+def quantize(
+    fp32: Path, int8: Path, recipe: Quantization, *, keep_fp32: Sequence[str], model_id: str
+) -> None:
+    """Write ``fp32`` quantised to int8 with ``recipe`` to ``int8``."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
     try:
         with _quiet_quantizer():
             quantize_dynamic(
                 str(fp32),
                 str(int8),
-                weight_type=QuantType.QInt8,
+                weight_type=getattr(QuantType, recipe.weight_type),
                 per_channel=True,
-                nodes_to_exclude=keep_fp32,
+                reduce_range=recipe.reduce_range,
+                nodes_to_exclude=list(keep_fp32),
             )
     except Exception as exc:
-        raise EmbedderError(f"quantising {model_id} to int8 failed: {exc}") from exc
+        raise EmbedderError(f"quantising {model_id} to int8 ({recipe.name}) failed: {exc}") from exc
 
 
 @contextlib.contextmanager

@@ -5,9 +5,13 @@ exporter, ``dynamo=False``: the dynamo exporter would need onnxscript), quantise
 int8 with onnxruntime's ``quantize_dynamic`` (per-channel weights; the few outlier activation
 channels BERT-like models have are routed around int8 in fp32, see
 :mod:`knowledge.embedders.onnx_export`), and checks that the result agrees with the torch model on a
-fixed set of probe sentences. The file and the measured agreement are cached under
-``cache_dir/<model id>-<fingerprint>/``; later runs load them with onnxruntime and the fast
-tokenizer only, without importing torch.
+fixed set of probe sentences *on this CPU*: int8 kernels differ between CPUs (with or without
+VNNI), so the recipes of :data:`~knowledge.embedders.onnx_export.QUANTIZATIONS` are tried in
+order and the first that agrees is kept, and says so. The file and the measured agreement
+(with the recipe and the CPU it was measured on) are cached under
+``cache_dir/<model id>-<fingerprint>/``; later runs on the same CPU load them with onnxruntime
+and the fast tokenizer only, without importing torch; on another CPU the agreement is measured
+again, and a recipe that fails there is replaced by the next.
 
 Tokenisation (``tokenizer.json``) and pooling (mean or CLS, read from the model folder's
 sentence-transformers configuration) happen here in numpy; the base class normalises.
@@ -19,6 +23,7 @@ import contextlib
 import datetime as _dt
 import hashlib
 import json
+import logging
 import os
 import re
 import time
@@ -30,12 +35,23 @@ from typing import Any
 import numpy as np
 
 from knowledge.embedders.base import Embedder, unknown_share
-from knowledge.embedders.onnx_export import OPSET, export_int8
+from knowledge.embedders.cpu import cpu_info, cpu_signature
+from knowledge.embedders.onnx_export import (
+    OPSET,
+    QUANTIZATIONS,
+    Quantization,
+    prepare_fp32,
+    quantize,
+)
 from knowledge.embedders.sentence_transformer import resolve_model
 from knowledge.errors import EmbedderError
 
+log = logging.getLogger(__name__)
+
 #: bump when the export recipe changes, so old caches are not reused
-EXPORT_FORMAT = 1
+EXPORT_FORMAT = 2
+#: the ONNX file's metadata key naming the quantisation recipe it was written with
+RECIPE_KEY = "shopbot.quantization"
 MODEL_FILE = "model.int8.onnx"
 AGREEMENT_FILE = "agreement.json"
 DEFAULT_MAX_SEQ_LENGTH = 256
@@ -82,6 +98,10 @@ class Agreement:
     onnxruntime_version: str
     measured_at: str
     model_bytes: int
+    #: the recipe the file was quantised with (a name from ``QUANTIZATIONS``)
+    quantization: str
+    #: the CPU the agreement was measured on (``cpu_signature()``)
+    cpu: str
 
 
 @dataclass(frozen=True)
@@ -139,9 +159,15 @@ class OnnxInt8Embedder(Embedder):
         self.export_seconds: float | None = None
         #: seconds spent measuring agreement in this construction (None: read agreement.json)
         self.agreement_seconds: float | None = None
+        #: lowest cosine of each recipe measured in this construction, in the order tried
+        self.tried: dict[str, float] = {}
+        self._reference: np.ndarray | None = None
+        self._session: Any = None
+        self._input_names: set[str] = set()
 
-        self._session = self._open_or_export()
-        self._input_names = {i.name for i in self._session.get_inputs()}
+        self.agreement = self._open()
+        #: the quantisation recipe in use (a name from ``QUANTIZATIONS``)
+        self.quantization = self.agreement.quantization
         out_dim = self._session.get_outputs()[0].shape[-1]
         if isinstance(out_dim, int):
             self.dim = out_dim
@@ -150,15 +176,13 @@ class OnnxInt8Embedder(Embedder):
         else:
             self.dim = int(self._embed(["dimension probe"]).shape[1])
 
-        self.agreement = self._load_or_measure_agreement()
-        if self.agreement.min_cosine < min_agreement:
-            raise EmbedderError(
-                f"the int8 ONNX export of {self.model_id} disagrees with the torch model: the "
-                f"lowest cosine between their embeddings on {self.agreement.probes} probe "
-                f"sentences is {self.agreement.min_cosine:.6f}, below min_agreement "
-                f"{min_agreement}. Use embedder.backend: sentence-transformers for this model, "
-                f"lower embedder.min_agreement, or delete {self.cache_folder} to re-export."
-            )
+    def describe(self) -> str:
+        """Backend, recipe, agreement and CPU in one line (for logs and benchmarks)."""
+        return (
+            f"onnx-int8 ({self.quantization}, lowest cosine to torch "
+            f"{self.agreement.min_cosine:.4f} on {self.agreement.probes} probes) on "
+            f"{cpu_info().describe()}"
+        )
 
     # -- embedding ---------------------------------------------------------------------------
 
@@ -184,28 +208,47 @@ class OnnxInt8Embedder(Embedder):
 
     # -- cache -------------------------------------------------------------------------------
 
-    def _open_or_export(self) -> Any:
-        exported = False
-        if not self.model_file.is_file():
-            self._export()
-            exported = True
-        try:
-            return self._session_for(self.model_file)
-        except Exception as exc:  # onnxruntime raises several types for a bad file
-            if exported:
-                raise EmbedderError(
-                    f"onnxruntime cannot load the freshly exported {self.model_file}: {exc}. "
-                    "Use embedder.backend: sentence-transformers for this model."
-                ) from exc
-        # the cached file is corrupt (truncated, half-copied): export it again, once
-        self._export()
-        try:
-            return self._session_for(self.model_file)
-        except Exception as exc:
-            raise EmbedderError(
-                f"onnxruntime cannot load {self.model_file} even after re-exporting it: {exc}. "
-                "Use embedder.backend: sentence-transformers for this model."
-            ) from exc
+    def _open(self) -> Agreement:
+        """Use the cached model when it agrees on this CPU; otherwise export until a recipe
+        does. Returns the agreement of the model in use."""
+        failed: set[str] = set()
+        if self.model_file.is_file():
+            try:
+                session = self._session_for(self.model_file)
+            except Exception:  # truncated, half-copied: onnxruntime raises several types
+                session = None
+            if session is not None:
+                self._use(session)
+                recipe = self._recipe_of(session)
+                record = self._read_record()
+                size = self.model_file.stat().st_size
+                if (
+                    record is not None
+                    and record.model_bytes == size
+                    and record.cpu == cpu_signature()
+                    and record.quantization == recipe
+                    and record.min_cosine >= self.min_agreement
+                ):
+                    return record
+                agreement = self._measure_agreement(recipe, size)
+                self.tried[recipe] = agreement.min_cosine
+                if agreement.min_cosine >= self.min_agreement:
+                    self._write_record(agreement)
+                    return agreement
+                failed.add(recipe)
+                log.warning(
+                    "the cached int8 model (%s) agrees with torch at only %.4f on this CPU "
+                    "(%s), below %s: exporting it again with another quantisation",
+                    recipe,
+                    agreement.min_cosine,
+                    cpu_info().describe(),
+                    self.min_agreement,
+                )
+        return self._export(skip=failed)
+
+    def _use(self, session: Any) -> None:
+        self._session = session
+        self._input_names = {i.name for i in session.get_inputs()}
 
     def _session_for(self, path: Path) -> Any:
         ort = self._ort
@@ -215,8 +258,14 @@ class OnnxInt8Embedder(Embedder):
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
-    def _export(self) -> None:
-        """Export the transformer to ONNX, quantise it to int8 and move it into place."""
+    @staticmethod
+    def _recipe_of(session: Any) -> str:
+        meta = session.get_modelmeta().custom_metadata_map
+        return str(meta.get(RECIPE_KEY, "unknown"))
+
+    def _export(self, *, skip: set[str]) -> Agreement:
+        """Export the transformer, quantise it with each recipe in turn until one agrees with
+        torch on this CPU, and move that one into place."""
         started = time.perf_counter()
         try:
             import onnx  # noqa: F401  (quantize_dynamic needs it)
@@ -231,42 +280,92 @@ class OnnxInt8Embedder(Embedder):
         tag = f"{os.getpid()}.tmp"
         fp32 = self.cache_folder / f"model.fp32.{tag}.onnx"
         int8 = self.cache_folder / f"model.int8.{tag}.onnx"
+        measured_before = self.agreement_seconds or 0.0
+        recipes = [r for r in QUANTIZATIONS if r.name not in skip] or list(QUANTIZATIONS)
         try:
-            export_int8(
-                self.spec, self._tokenizer, self.model_id, fp32, int8, probes=PROBE_SENTENCES
+            keep_fp32 = prepare_fp32(
+                self.spec, self._tokenizer, self.model_id, fp32, probes=PROBE_SENTENCES
             )
-            os.replace(int8, self.model_file)
+            for n, recipe in enumerate(recipes):
+                quantize(fp32, int8, recipe, keep_fp32=keep_fp32, model_id=self.model_id)
+                _tag_recipe(int8, recipe)
+                try:
+                    self._use(self._session_for(int8))
+                except Exception as exc:
+                    raise EmbedderError(
+                        f"onnxruntime cannot load the freshly exported {self.model_id} "
+                        f"({recipe.name}): {exc}. Use embedder.backend: sentence-transformers "
+                        "for this model."
+                    ) from exc
+                agreement = self._measure_agreement(recipe.name, int8.stat().st_size)
+                self.tried[recipe.name] = agreement.min_cosine
+                if agreement.min_cosine >= self.min_agreement:
+                    os.replace(int8, self.model_file)
+                    self._write_record(agreement)
+                    log.info(
+                        "onnx-int8: %s quantisation of %s agrees with torch at %.4f (lowest "
+                        "cosine) on %s",
+                        recipe.name,
+                        self.model_id,
+                        agreement.min_cosine,
+                        cpu_info().describe(),
+                    )
+                    return agreement
+                if n + 1 < len(recipes):
+                    log.warning(
+                        "onnx-int8: %s quantisation of %s agrees with torch at only %.4f on "
+                        "this CPU (%s), below %s; trying %s",
+                        recipe.name,
+                        self.model_id,
+                        agreement.min_cosine,
+                        cpu_info().describe(),
+                        self.min_agreement,
+                        recipes[n + 1].name,
+                    )
+            best = max(self.tried.values())
+            figures = ", ".join(f"{name} {value:.6f}" for name, value in self.tried.items())
+            raise EmbedderError(
+                f"the int8 ONNX export of {self.model_id} disagrees with the torch model: the "
+                f"lowest cosine between their embeddings on {len(PROBE_SENTENCES)} probe "
+                f"sentences is {best:.6f} at best ({figures}; CPU {cpu_info().describe()}), "
+                f"below min_agreement {self.min_agreement}. Use embedder.backend: "
+                "sentence-transformers for this model, lower embedder.min_agreement, or "
+                f"delete {self.cache_folder} to re-export."
+            )
         finally:
             for leftover in (fp32, int8, fp32.with_name(fp32.name + ".data")):
                 leftover.unlink(missing_ok=True)
-        self.export_seconds = time.perf_counter() - started
+            measuring = (self.agreement_seconds or 0.0) - measured_before
+            self.export_seconds = time.perf_counter() - started - measuring
 
-    def _load_or_measure_agreement(self) -> Agreement:
-        record_file = self.cache_folder / AGREEMENT_FILE
-        model_bytes = self.model_file.stat().st_size
+    def _read_record(self) -> Agreement | None:
         with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
-            record = Agreement(**json.loads(record_file.read_text(encoding="utf-8")))
-            if record.model_bytes == model_bytes:
-                return record
+            data = json.loads((self.cache_folder / AGREEMENT_FILE).read_text(encoding="utf-8"))
+            return Agreement(**data)
+        return None
+
+    def _write_record(self, agreement: Agreement) -> None:
+        _write_atomic(
+            self.cache_folder / AGREEMENT_FILE, json.dumps(asdict(agreement), indent=2) + "\n"
+        )
+
+    def _measure_agreement(self, recipe: str, model_bytes: int) -> Agreement:
         started = time.perf_counter()
-        agreement = self._measure_agreement(model_bytes)
-        self.agreement_seconds = time.perf_counter() - started
-        if agreement.min_cosine >= self.min_agreement:
-            _write_atomic(record_file, json.dumps(asdict(agreement), indent=2) + "\n")
-        return agreement
+        if self._reference is None:
+            from knowledge.embedders.sentence_transformer import SentenceTransformerEmbedder
 
-    def _measure_agreement(self, model_bytes: int) -> Agreement:
-        from knowledge.embedders.sentence_transformer import SentenceTransformerEmbedder
-
-        reference = SentenceTransformerEmbedder(self.model_name)
-        try:
-            expected = reference.embed_documents(PROBE_SENTENCES)
-        finally:
-            del reference
+            reference = SentenceTransformerEmbedder(self.model_name)
+            try:
+                self._reference = reference.embed_documents(PROBE_SENTENCES)
+            finally:
+                del reference
         import torch
 
         got = self.embed_documents(PROBE_SENTENCES)
-        cosines = np.sum(expected * got, axis=1)
+        cosines = np.sum(self._reference * got, axis=1)
+        if self.agreement_seconds is None:
+            self.agreement_seconds = 0.0
+        self.agreement_seconds += time.perf_counter() - started
         return Agreement(
             min_cosine=round(float(cosines.min()), 6),
             mean_cosine=round(float(cosines.mean()), 6),
@@ -275,7 +374,21 @@ class OnnxInt8Embedder(Embedder):
             onnxruntime_version=str(self._ort.__version__),
             measured_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             model_bytes=model_bytes,
+            quantization=recipe,
+            cpu=cpu_signature(),
         )
+
+
+def _tag_recipe(path: Path, recipe: Quantization) -> None:
+    """Name the recipe inside the ONNX file, so a cache copied without its record still
+    says how it was made."""
+    import onnx
+
+    model = onnx.load(str(path))
+    del model.metadata_props[:]
+    entry = model.metadata_props.add()
+    entry.key, entry.value = RECIPE_KEY, recipe.name
+    onnx.save(model, str(path))
 
 
 # -- the model folder --------------------------------------------------------------------------
@@ -481,4 +594,4 @@ def _pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
     return (summed / counts).astype(np.float32)
 
 
-__all__ = ["PROBE_SENTENCES", "Agreement", "OnnxInt8Embedder"]
+__all__ = ["PROBE_SENTENCES", "QUANTIZATIONS", "Agreement", "OnnxInt8Embedder"]

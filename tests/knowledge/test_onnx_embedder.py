@@ -20,6 +20,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+from knowledge.embedders import onnx_int8
+from knowledge.embedders.cpu import cpu_info, cpu_signature
+from knowledge.embedders.onnx_export import QUANTIZATIONS, Quantization, quantize
 from knowledge.embedders.onnx_int8 import (
     AGREEMENT_FILE,
     MODEL_FILE,
@@ -124,6 +127,66 @@ def test_first_use_records_the_agreement_and_leaves_only_the_model(
     assert record["min_cosine"] <= record["mean_cosine"] <= 1.0 + 1e-6
     assert record["probes"] == len(PROBE_SENTENCES)
     assert record["torch_version"] and record["onnxruntime_version"] and record["measured_at"]
+    # the recipe and the CPU the figure holds for
+    assert record["quantization"] == embedder.quantization == QUANTIZATIONS[0].name
+    assert record["cpu"] == cpu_signature()
+    assert embedder.tried == {QUANTIZATIONS[0].name: record["min_cosine"]}
+    assert QUANTIZATIONS[0].name in embedder.describe()
+    assert cpu_info().model in embedder.describe()
+
+
+def test_the_first_recipe_cannot_saturate_int16_on_any_cpu() -> None:
+    """u8 activations x s8 weights: AVX2 kernels without VNNI add two products into a
+    saturating int16. The default recipe keeps that sum in range, so it is safe everywhere
+    (full-range s8 gave a lowest cosine of 0.957 on such a CPU; see bench/RESULTS.md)."""
+    first = QUANTIZATIONS[0]
+    weight_max = 2 ** (7 if first.reduce_range else 8) // 2 if first.weight_type == "QInt8" else 255
+    assert 255 * weight_max * 2 <= 32767 or first.weight_type == "QUInt8"
+    assert [q.name for q in QUANTIZATIONS][-1] == "s8"  # the saturating one is the last resort
+
+
+def test_an_agreement_measured_on_another_cpu_is_measured_again(
+    embedder: OnnxInt8Embedder, onnx_cache: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "cache"
+    shutil.copytree(onnx_cache, copy)
+    record_file = copy / embedder.cache_folder.name / AGREEMENT_FILE
+    record = json.loads(record_file.read_text())
+    record["cpu"] = "Some Other CPU [avx2]"
+    record_file.write_text(json.dumps(record))
+
+    again = OnnxInt8Embedder(cache_dir=copy)
+    assert again.export_seconds is None  # the file still agrees here: kept
+    assert again.agreement_seconds is not None  # but measured on this CPU
+    assert json.loads(record_file.read_text())["cpu"] == cpu_signature()
+    assert again.quantization == embedder.quantization
+
+
+def test_a_recipe_that_disagrees_on_this_cpu_gives_way_to_the_next(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A real bad recipe: one scale per weight tensor, outlier MatMuls quantised too (a lowest
+    cosine near 0.97 against torch on this model)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    bad = Quantization("per-tensor", "QInt8", False, "for this test")
+
+    def quantizing(fp32, int8, recipe, *, keep_fp32, model_id):
+        if recipe is bad:
+            quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=False)
+        else:
+            quantize(fp32, int8, recipe, keep_fp32=keep_fp32, model_id=model_id)
+
+    monkeypatch.setattr(onnx_int8, "QUANTIZATIONS", (bad, QUANTIZATIONS[0]))
+    monkeypatch.setattr(onnx_int8, "quantize", quantizing)
+    with caplog.at_level("INFO", logger="knowledge.embedders.onnx_int8"):
+        chosen = OnnxInt8Embedder(cache_dir=tmp_path)
+    assert list(chosen.tried) == [bad.name, QUANTIZATIONS[0].name]
+    assert chosen.tried[bad.name] < 0.98 <= chosen.tried[QUANTIZATIONS[0].name]
+    assert chosen.quantization == QUANTIZATIONS[0].name
+    assert "trying " + QUANTIZATIONS[0].name in caplog.text  # said loudly, with the figure
+    assert f"{chosen.tried[bad.name]:.4f}" in caplog.text
+    assert sorted(p.name for p in chosen.cache_folder.iterdir()) == [AGREEMENT_FILE, MODEL_FILE]
 
 
 def test_a_second_construction_reuses_the_cached_file(
