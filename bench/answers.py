@@ -66,7 +66,7 @@ def write_eval_files(entries, queries, folder: Path) -> tuple[Path, list[Query]]
 def single_threshold_bot(bot: Bot) -> tuple[Bot, float]:
     """The same bot whose policy is one top-1 cosine threshold, chosen by MCC on the same
     leave-one-out questions the real confidence model is fitted on."""
-    x, y, _ = calibration_set(bot.retriever)
+    x, y, _, _ = calibration_set(bot.retriever)
     dense = x[:, FEATURES.index("dense")]
     cut, _ = best_threshold(dense, y)
     weights = np.zeros(len(FEATURES))

@@ -77,7 +77,12 @@ class Bot:
         self.store_name = store_name
         self.retriever = kb.retriever()
         self.confidence = kb.confidence()
-        self.policy = Policy(self.confidence, index=kb.index, max_failures=self.config.max_failures)
+        self.policy = Policy(
+            self.confidence,
+            index=kb.index,
+            max_failures=self.config.max_failures,
+            embed=kb.embedder.embed_query,
+        )
         self.messages = Messages(self.config.messages)
         self.redactor = redactor or Redactor()
         self._generator = generator

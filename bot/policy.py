@@ -5,9 +5,13 @@ The confidence model (calibrated on the store's own knowledge, see
 
 - at or above ``threshold``: answer. An FAQ hit returns its canonical answer (no model
   call); any other hit (a policy page, a product) gets an answer composed from the top
-  passages. When the question has words the store's knowledge never uses ("bitcoin"),
-  the bar is the stricter ``high`` cut: a near miss on a topic the store does not cover
-  must not be answered with a neighbouring entry.
+  passages. When the question has a word the store's knowledge never uses and that word
+  carries the question ("bitcoin" in "can I pay with bitcoin"), the bar is the stricter
+  ``high`` cut: a near miss on a topic the store does not cover must not be answered with
+  a neighbouring entry. A word carries the question when leaving it out moves the
+  question's embedding further than the closest wordings of one question are apart in this
+  store (the 90th percentile of their similarity, calibrated); "wore" in "can I return
+  shoes I already wore outside?" does not, so it is not held against the question.
 - between ``low`` and ``threshold``: a clarifying question naming the closest topics.
 - below ``low``: don't know; after ``max_failures`` such turns in a row, handoff.
 
@@ -18,13 +22,19 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import numpy as np
+
 from knowledge.confidence import ConfidenceModel
 from knowledge.retriever import Hit, Retrieval
 from knowledge.text import tokenize
+
+#: for stores with too few second wordings to measure it: two texts this alike ask the same
+FALLBACK_SAME_QUESTION = 0.8
 
 # a Latin word, or one run of CJK characters (jieba splits it further)
 WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-]*|[\u3400-\u4dbf\u4e00-\u9fff]+")
@@ -58,10 +68,25 @@ class Decision:
 class Policy:
     """Turns (retrieval, confidence) into a Decision. Stateless; the engine keeps counts."""
 
-    def __init__(self, model: ConfidenceModel, *, index: Any, max_failures: int = 2) -> None:
+    def __init__(
+        self,
+        model: ConfidenceModel,
+        *,
+        index: Any,
+        max_failures: int = 2,
+        embed: Callable[[str], np.ndarray] | None = None,
+    ) -> None:
         self.model = model
         self.index = index
         self.max_failures = max_failures
+        #: embeds a text (the retriever's embedder); without it every unknown word counts
+        self.embed = embed
+
+    @property
+    def same_question(self) -> float:
+        """Similarity above which two texts ask the same question (see the module doc)."""
+        value = self.model.stats.get("paraphrase_close")
+        return float(value) if value else FALLBACK_SAME_QUESTION
 
     @cached_property
     def _vocabulary(self) -> list[str]:
@@ -88,10 +113,26 @@ class Policy:
                 unknown.append(word)
         return unknown
 
+    def carrying(self, retrieval: Retrieval, unknown: list[str]) -> list[str]:
+        """The unknown words without which the question would be another one."""
+        if not unknown or self.embed is None or retrieval.vector is None:
+            return unknown
+        if retrieval.coverage < 0.5:  # the model does not read it: no judgement to make
+            return unknown
+        kept = []
+        for word in unknown:
+            rest = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", " ", retrieval.query).strip()
+            if not WORD.search(rest):
+                kept.append(word)
+                continue
+            if float(self.embed(rest) @ retrieval.vector) < self.same_question:
+                kept.append(word)
+        return kept
+
     def decide(self, retrieval: Retrieval, *, failures: int = 0) -> Decision:
         hits = retrieval.hits
         confidence = self.model.score(self.index, hits, retrieval.tokens, retrieval.coverage)
-        unknown = self.unknown_terms(retrieval.query)
+        unknown = self.carrying(retrieval, self.unknown_terms(retrieval.query))
         if not hits:
             return self._fail(confidence, failures, unknown, "nothing retrieved")
         bar = self.model.high if unknown else self.model.threshold

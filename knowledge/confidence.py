@@ -10,7 +10,21 @@ own knowledge, never on test queries:
 - leave-one-out: each sampled FAQ variant is held out and asked: an in-scope question (its
   entry is still there), whether or not the top hit is that entry;
 - leave-entry-out: a variant is asked with its whole entry removed, so no right answer exists
-  (the nearest thing to an out-of-scope question the store's data can give).
+  (the nearest thing to an in-domain out-of-scope question the store's data can give);
+- an entry with a single question (most real FAQ pages) has no second wording to hold out:
+  its question is asked with that question's own key removed, so only the entry's answer
+  can find it (a conservative stand-in for a customer's rewording);
+- for such stores (fewer than MIN_SAMPLES second wordings), also background questions
+  (``knowledge/data/background_questions.txt``: everyday off-topic
+  messages, the weather, a joke, a recipe, in English and Chinese, written for shopbot and
+  the same for every store) are asked against the store: how well its knowledge seems to
+  match questions it cannot answer. Leave-entry-out questions alone are harder than most
+  real out-of-scope messages, and with answer-matches as the only in-scope side they
+  would set the bar above nearly every customer question.
+
+When a store has too few held-out wordings to learn all the features from (one question
+per entry), the model uses only the two that transfer from answer-matches to customer
+questions: the dense and the fused score of the top hit.
 
 The model learns to tell the first kind from the second: that is the decision the policy
 makes (answer, or say it does not know). An in-scope question whose top hit is wrong is
@@ -30,6 +44,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,7 +62,10 @@ FEATURES = (
     "rank_agreement",
 )
 #: bump when the features or the fitting change, so stored calibrations are redone
-VERSION = 7
+VERSION = 8
+#: the features a store with few held-out wordings is fitted on (see the module docstring)
+ROBUST_FEATURES = ("dense", "fused")
+BACKGROUND_FILE = Path(__file__).parent / "data" / "background_questions.txt"
 MIN_SAMPLES = 40
 MAX_HELD_OUT = 1500
 MAX_ENTRIES_OUT = 600
@@ -244,8 +263,20 @@ def matthews(predicted: np.ndarray, actual: np.ndarray) -> float:
     return (tp * tn - fp * fn) / denominator if denominator else 0.0
 
 
-def calibration_set(retriever: Any, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(features, in scope, top hit right) for questions taken out of the index itself."""
+@lru_cache(maxsize=1)
+def background_questions() -> tuple[str, ...]:
+    """The off-topic questions every store is calibrated against (see the module docstring)."""
+    lines = BACKGROUND_FILE.read_text(encoding="utf-8").splitlines()
+    return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def calibration_set(
+    retriever: Any, *, seed: int = 0, background: Sequence[str] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(features, in scope, top hit right, held-out wordings) for questions taken out of the
+    index itself, plus, for stores with few second wordings, the background questions
+    (``background``; the shipped set by default). The last value counts the in-scope
+    questions that are second wordings."""
     from knowledge.calibration import heldout_rows
 
     index = retriever.index
@@ -272,48 +303,90 @@ def calibration_set(retriever: Any, *, seed: int = 0) -> tuple[np.ndarray, np.nd
         )
         return hits, evidence
 
-    for row in rows.tolist():
-        hits, evidence = ask(row, np.array([row]))
+    def in_scope(row: int, exclude: np.ndarray) -> None:
+        hits, evidence = ask(row, exclude)
         right = bool(hits) and index.chunk_pos[hits[0].chunk_id] == index.key_chunk[row]
         features.append(evidence)
         labels.append(1.0)
         rights.append(1.0 if right else 0.0)
-    entries = np.unique(index.key_chunk[rows]) if len(rows) else np.zeros(0, dtype=np.int64)
+
+    for row in rows.tolist():
+        in_scope(row, np.array([row]))
+    held_out = len(labels)
+
+    kinds = np.asarray(index.key_kind)
+    questions_of = {}
+    for row in np.flatnonzero(kinds == "question").tolist():
+        questions_of.setdefault(int(index.key_chunk[row]), []).append(row)
+    # entries with one question: asked without their question key (found by their answer)
+    single = [own[0] for own in questions_of.values() if len(own) == 1]
+    if len(single) > MAX_HELD_OUT:
+        single = rng.choice(single, MAX_HELD_OUT, replace=False).tolist()
+    for row in sorted(single):
+        if len(index.key_rows(int(index.key_chunk[row]))) > 1:  # the entry has another key
+            in_scope(row, np.array([row]))
+
+    entries = np.array(sorted(questions_of), dtype=np.int64)
     if len(entries) > MAX_ENTRIES_OUT:
         entries = rng.choice(entries, MAX_ENTRIES_OUT, replace=False)
     for pos in entries.tolist():
         own = index.key_rows(pos)
-        questions = [r for r in own.tolist() if index.key_kind[r] == "question"]
+        questions = questions_of[pos]
         picked = rng.choice(questions, min(ENTRY_QUESTIONS, len(questions)), replace=False)
         for row in picked.tolist():
             _, evidence = ask(int(row), own)
             features.append(evidence)
             labels.append(0.0)
             rights.append(0.0)
+    if held_out >= MIN_SAMPLES:  # enough second wordings: the store's own data suffices
+        background = ()
+    for text in background_questions() if background is None else background:
+        found = retriever.query(text, k=5)
+        features.append(hit_features(index, found.hits, found.tokens, found.coverage))
+        labels.append(0.0)
+        rights.append(0.0)
     x = np.array(features).reshape(-1, len(FEATURES))
-    return x, np.array(labels), np.array(rights)
+    return x, np.array(labels), np.array(rights), held_out
 
 
 def calibrate_confidence(retriever: Any, *, seed: int = 0) -> ConfidenceModel:
     """Fit the confidence model and its threshold on the retriever's own index."""
-    x, y, right = calibration_set(retriever, seed=seed)
-    if len(y) < MIN_SAMPLES or y.sum() < 5 or (len(y) - y.sum()) < 5:
+    x, y, right, held_out = calibration_set(retriever, seed=seed)
+    if y.sum() < 5 or (len(y) - y.sum()) < 5 or len(y) < MIN_SAMPLES:
         model = ConfidenceModel.fallback()
         model.stats = {"samples": len(y)}
         return model
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale < 1e-9] = 1.0
-    weights, bias = fit_logistic((x - mean) / scale, y)
-    model = ConfidenceModel(weights=weights, bias=bias, mean=mean, scale=scale, threshold=0.5)
+    # too few second wordings to learn every feature: the two that transfer (module docstring)
+    used = (
+        list(range(len(FEATURES)))
+        if held_out >= MIN_SAMPLES
+        else [FEATURES.index(name) for name in ROBUST_FEATURES]
+    )
+    weights = np.zeros(len(FEATURES))
+    weights[used], bias = fit_logistic(((x - mean) / scale)[:, used], y)
+    model = ConfidenceModel(
+        weights=weights,
+        bias=bias,
+        mean=mean,
+        scale=scale,
+        threshold=0.5,
+        method="leave-one-out" if held_out >= MIN_SAMPLES else "answer-match",
+    )
     probability = model.probability(x)
     probability = np.asarray(probability)
     model.threshold, mcc = best_threshold(probability, y)
     model.high = max(model.threshold, precision_cut(probability, right, 0.9))
     model.low = min(model.threshold, recall_cut(probability, y, 0.90))
+    if model.low >= model.threshold:  # a threshold that low leaves no room to ask: widen to 95%
+        model.low = min(model.threshold, recall_cut(probability, y, 0.95))
     dense = x[:, FEATURES.index("dense")]
     overlap = x[:, FEATURES.index("lexical_overlap")]
+    # second wordings only: an answer-match says nothing about how alike two wordings are
     readable = (right == 1) & (x[:, FEATURES.index("coverage")] >= 0.5)
+    readable[held_out:] = False
     model.stats = {
         # how similar two wordings of one question are in this store (10th percentile):
         # the grounding check's bar for "says the same as a source sentence"
@@ -327,7 +400,14 @@ def calibrate_confidence(retriever: Any, *, seed: int = 0) -> ConfidenceModel:
         "lexical_floor": round(float(np.percentile(overlap[readable], 50)), 4)
         if readable.sum() >= 10
         else None,
+        # how alike the closest wordings of one question are (90th percentile): the policy's
+        # bar for "without a word the store never uses, the question is the same question"
+        "paraphrase_close": round(float(np.percentile(dense[readable], 90)), 4)
+        if readable.sum() >= 10
+        else None,
         "samples": len(y),
+        "held_out_wordings": held_out,
+        "features": [FEATURES[i] for i in used],
         "in_scope": int(y.sum()),
         "right": int(right.sum()),
         "calibration_mcc": round(mcc, 4),

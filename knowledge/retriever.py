@@ -88,6 +88,8 @@ class Retrieval:
     hits: list[Hit]
     tokens: list[str]
     coverage: float
+    #: the query's embedding (None when the model does not read it, or lexical mode)
+    vector: np.ndarray | None = None
 
 
 class Retriever(ABC):
@@ -192,7 +194,7 @@ class HybridRetriever(Retriever):
             if query
             else []
         )
-        return Retrieval(query, hits, tokens, query_coverage)
+        return Retrieval(query, hits, tokens, query_coverage, qvec)
 
     def search(
         self,

@@ -4,6 +4,7 @@ import pytest
 from knowledge.confidence import (
     FEATURES,
     ConfidenceModel,
+    background_questions,
     best_threshold,
     calibrate_confidence,
     fit_logistic,
@@ -67,9 +68,30 @@ def test_calibration_on_the_store_itself(tmp_path, fake_embedder):
     assert restored.probability(features) == pytest.approx(model.probability(features))
 
 
-def test_tiny_store_falls_back(fake_kb):
+def test_a_tiny_store_is_calibrated_on_its_answers_and_the_background(fake_kb):
     fake_kb.update()
     model = fake_kb.confidence()
-    assert model.method == "fallback"
+    assert model.method == "answer-match"  # 15 second wordings: too few for every feature
+    assert model.stats["features"] == ["dense", "fused"]
+    used = {FEATURES.index("dense"), FEATURES.index("fused")}
+    assert all(w == 0 for i, w in enumerate(model.weights) if i not in used)
     stored = KnowledgeIndex.open(fake_kb.index_dir).manifest["extras"]["confidence"]
-    assert stored["model"]["method"] == "fallback"  # stored with the index
+    assert stored["model"]["method"] == "answer-match"  # stored with the index
+
+
+def test_one_question_per_entry_is_calibrated_not_declined(tmp_path, fake_embedder):
+    """A store with one question per entry has no second wording: its questions are asked
+    without their own key (found by their answer), against background questions."""
+    from knowledge.documents import Document
+
+    docs = [
+        Document(d.id, d.text, {**d.metadata, "questions": d.metadata["questions"][:1]})
+        for d in synthetic_faq(30)
+    ]
+    index, _ = KnowledgeIndex.update(tmp_path, docs, fake_embedder)
+    model = calibrate_confidence(HybridRetriever(index, fake_embedder))
+    assert model.method == "answer-match"
+    assert model.stats["held_out_wordings"] == 0
+    assert model.stats["in_scope"] == 30  # every entry asked once, found by its answer
+    assert model.stats["samples"] == 30 + 30 + len(background_questions())
+    assert 0 < model.threshold < 1
