@@ -479,7 +479,7 @@ def test_the_demo_page_works_on_a_phone(browser, live_server, width: int, hostil
             box = item.bounding_box()
             assert inside(box, width, header["y"] + header["height"]), (item, box, header)
             assert item.evaluate("n => n.scrollWidth <= n.clientWidth + 1"), item
-        assert page.locator(".brand span").inner_text() == "Kestrel Ridge Outfitters"
+        assert page.locator(".brand span").inner_text() == live_server.config.store.name
         if not hostile:
             page.screenshot(path=str(artifact(f"demo-phone-{width}.png")))
 
