@@ -246,8 +246,8 @@ def _person_note(asked: dict[str, Any] | None) -> str:
     return (
         f"<p class='muted' id='asked-for-person'>{count:,} "
         + ("turn" if count == 1 else "turns")
-        + f" ({fmt_pct(asked.get('share'))}) asked for a person; they are handoffs by the "
-        "customer's choice, not gaps in the store's knowledge, and are left out here.</p>"
+        + f" ({fmt_pct(asked.get('share'))}) asked for a person. A handoff the customer "
+        "chose is not a gap in the store's knowledge: not counted here.</p>"
     )
 
 
