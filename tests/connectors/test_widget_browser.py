@@ -452,8 +452,14 @@ def test_mobile_panel_covers_the_screen(browser, live_server) -> None:
 
 
 def overflow_x(page: Any) -> int:
-    """How far the document is wider than the window (0: no sideways scrolling)."""
-    return page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    """How far the document is wider than the screen (0: no sideways scrolling).
+
+    Against the visual viewport: on a phone a too-wide page widens ``innerWidth`` with it.
+    """
+    return page.evaluate(
+        """() => Math.max(document.documentElement.scrollWidth, window.innerWidth)
+            - Math.round(visualViewport.width)"""
+    )
 
 
 def inside(box: dict[str, float], width: int, height: int) -> bool:
@@ -516,6 +522,49 @@ def test_the_demo_page_works_on_a_phone(browser, live_server, width: int, hostil
         launcher.tap()  # and it opens again, with the conversation
         panel.wait_for()
         assert answers(page).count() == 1
+        assert not tab.unexpected(), tab.problems
+    finally:
+        tab.page.context.close()
+
+
+def test_the_launcher_stays_on_a_phone_screen_of_a_page_too_wide_for_it(browser, live_server):
+    """A careless page wider than the phone widens the area fixed elements are laid out in:
+    the launcher and the panel still sit on the visible screen."""
+    width, height = 390, 844
+    tab = open_tab(browser, live_server.url, viewport={"width": width, "height": height}, **PHONE)
+    try:
+        page = tab.page
+        html = f"""<!doctype html><html><head><meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <link rel="icon" href="data:,"><title>Too wide</title></head><body>
+            <div style="width:520px;height:3000px;background:#eee">a 520 px wide table</div>
+            <script src="{tab.url}/widget.js" defer></script></body></html>"""
+        page.route(
+            f"{tab.url}/embed-wide.html",
+            lambda route: route.fulfill(body=html, content_type="text/html"),
+        )
+        page.goto(f"{tab.url}/embed-wide.html")
+        launcher = page.locator(".sb-launcher")
+        launcher.wait_for()
+        assert overflow_x(page) > 0  # the page really is too wide
+        page.wait_for_function(
+            """() => {
+                const b = document.querySelector('shopbot-widget').shadowRoot
+                    .querySelector('.sb-launcher').getBoundingClientRect();
+                const v = visualViewport;
+                return b.right <= v.offsetLeft + v.width && b.bottom <= v.offsetTop + v.height;
+            }"""
+        )
+        assert inside(launcher.bounding_box(), width, height), launcher.bounding_box()
+        launcher.tap()
+        panel = page.locator(".sb-panel")
+        panel.wait_for()
+        panel.evaluate("node => Promise.all(node.getAnimations().map((a) => a.finished))")
+        box = panel.bounding_box()
+        assert [round(box[k]) for k in ("x", "y", "width", "height")] == [0, 0, width, height]
+        page.screenshot(path=str(artifact("widget-phone-wide-page.png")))
+        page.locator(".sb-close").tap()
+        assert panel.is_hidden()
         assert not tab.unexpected(), tab.problems
     finally:
         tab.page.context.close()
