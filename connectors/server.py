@@ -12,7 +12,7 @@ Endpoints (all JSON unless noted; errors are ``{"error": {"code", "message"}}`` 
     POST /api/sessions/{token}/agent    a human agent's message   (Bearer server.admin_token)
     POST /api/sessions/{token}/release  hand the conversation back (Bearer server.admin_token)
     POST /channels/{name}           other enabled connectors (Slack, WeChat, ...)
-    GET  /docs                      OpenAPI documentation
+    GET  /docs                      OpenAPI documentation (its assets served here: offline)
 
 The bot is synchronous (CPU-bound retrieval, a serialised local model), so it runs in the
 threadpool; messages of one conversation are answered one at a time, in order.
@@ -30,10 +30,13 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.engine import Bot
@@ -48,6 +51,7 @@ log = logging.getLogger(__name__)
 
 API_VERSION = "1"
 STATIC = Path(__file__).parent / "static"
+DOCS_ASSETS = "/docs-assets"
 
 
 def client_address(request: Request, trust_proxy: bool) -> str:
@@ -77,6 +81,32 @@ def demo_page(config: ShopbotConfig, options: WebOptions) -> str:
     return page.replace("{{STORE_NAME}}", escape(config.store.name)).replace(
         "{{WIDGET_ATTRIBUTES}}", tag
     )
+
+
+# ---------------------------------------------------------------------------- API docs
+def docs_assets_dir() -> Path:
+    """Swagger UI's files, as the fastapi-offline package ships them."""
+    return Path(fastapi_offline.__file__).parent / "static"
+
+
+def add_docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) with its script, styles and icon served by this server:
+    FastAPI's own page loads them from a CDN, a blank page offline. There is no ``/redoc``:
+    ReDoc's bundle fetches its logo from its CDN whatever it is told."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=docs_assets_dir()), name="docs-assets")
+    title = f"{app.title} API"
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=title,
+            swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png",
+            swagger_ui_parameters=app.swagger_ui_parameters,
+        )
 
 
 # ---------------------------------------------------------------------------- the app
@@ -123,7 +153,10 @@ def create_app(
         description="Customer-service bot API: chat (JSON or streamed), conversation history, "
         "handoff to a human. Errors are JSON {error: {code, message}} with a 4xx status.",
         lifespan=lifespan,
+        docs_url=None,  # add_docs: the same pages, without a CDN
+        redoc_url=None,  # ReDoc loads its logo from a CDN
     )
+    add_docs(app)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=server.allowed_origins,

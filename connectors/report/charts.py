@@ -233,6 +233,47 @@ def svg_hbars(
     return "".join(out)
 
 
+_LABEL_ROW = 16  # px between two rows of marker labels (12 px text: 13-14 px tall)
+_CHAR_W = 7.5  # a generous width of one character of 12 px chart text
+
+
+def _place_labels(
+    markers: Sequence[tuple[float, str]], *, width: float
+) -> list[tuple[str, float, int]]:
+    """(text-anchor, x, row) for each marker's label, in the given order.
+
+    A label goes beside its line, the leftmost marker's to the left and the others' to the
+    right, so two close markers' labels point apart; a label that would leave the chart or
+    touch one already placed takes the other side, then the next row up.
+    """
+    placed: dict[int, tuple[str, float, int]] = {}
+    boxes: list[tuple[float, float, int]] = []  # (x0, x1, row) of the labels placed
+    order = sorted(range(len(markers)), key=lambda i: markers[i][0])
+    for rank, i in enumerate(order):
+        x, label = markers[i]
+        w = _CHAR_W * len(label)
+        sides = [("end", x - 3, x - 3 - w, x - 3), ("start", x + 3, x + 3, x + 3 + w)]
+        if rank > 0:
+            sides.reverse()
+        choice = None
+        for row in range(len(markers)):
+            for anchor, x_text, x0, x1 in sides:
+                fits = x0 >= 0 and x1 <= width
+                free = all(x1 + 4 <= b0 or b1 + 4 <= x0 for b0, b1, r in boxes if r == row)
+                if fits and free:
+                    choice = (anchor, x_text, row, x0, x1)
+                    break
+            if choice:
+                break
+        if choice is None:  # no room anywhere: a row of its own, inside the chart
+            x0 = min(max(x - w / 2, 0.0), width - w)
+            choice = ("start", x0, len(markers), x0, x0 + w)
+        anchor, x_text, row, x0, x1 = choice
+        placed[i] = (anchor, x_text, row)
+        boxes.append((x0, x1, row))
+    return [placed[i] for i in range(len(markers))]
+
+
 def svg_columns(
     labels: list[str],
     counts: list[int],
@@ -248,9 +289,13 @@ def svg_columns(
         return _svg_empty(title, width)
     left, right, top, bottom = 48, 12, 22, 52 if x_title else 38
     height = 230
-    plot_w, plot_h = width - left - right, height - top - bottom
-    top_value = _nice_max(max(counts))
+    plot_w = width - left - right
     slot = plot_w / len(counts)
+    placed = _place_labels([(left + p * slot, label) for p, label in markers], width=width)
+    rows = 1 + max((row for _, _, row in placed), default=0)
+    top, height = top + _LABEL_ROW * (rows - 1), height + _LABEL_ROW * (rows - 1)
+    plot_h = height - top - bottom
+    top_value = _nice_max(max(counts))
     out = [_svg_open(width, height, title)]
     for k in range(5):
         value = top_value * k / 4
@@ -258,7 +303,7 @@ def svg_columns(
         out.append(
             f'<line class="grid" x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}"/>'
             f'<text x="{left - 6}" y="{y:.1f}" dy=".35em" text-anchor="end">'
-            f"{esc(f'{value:,.0f}' if top_value >= 4 else f'{value:g}')}</text>"
+            f"{esc(f'{value:,.0f}' if value.is_integer() else f'{value:g}')}</text>"
         )
     every = max(1, math.ceil(len(labels) / 12))
     for i, (label, count) in enumerate(zip(labels, counts, strict=True)):
@@ -277,14 +322,14 @@ def svg_columns(
         f'<line class="axis" x1="{left}" y1="{top + plot_h}" x2="{width - right}" '
         f'y2="{top + plot_h}"/>'
     )
-    for k, (position, label) in enumerate(markers):
-        x = left + position * slot
-        # labels alternate sides of their line, so two close markers stay readable
-        side = f'x="{x + 3:.1f}"' if k % 2 else f'x="{x - 3:.1f}" text-anchor="end"'
+    for (x, label), (anchor, x_text, row) in zip(
+        ((left + p * slot, label) for p, label in markers), placed, strict=True
+    ):
+        y_text = top - 8 - _LABEL_ROW * row
         out.append(
-            f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{top + plot_h}" '
+            f'<line x1="{x:.1f}" y1="{y_text + 4}" x2="{x:.1f}" y2="{top + plot_h}" '
             f'stroke="#263238" stroke-width="1.5" stroke-dasharray="4 3"/>'
-            f'<text {side} y="{top - 8}">{esc(label)}</text>'
+            f'<text x="{x_text:.1f}" y="{y_text}" text-anchor="{anchor}">{esc(label)}</text>'
         )
     if x_title:
         out.append(

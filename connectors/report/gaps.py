@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from bot.policy import wants_human
 from connectors.report.common import rounded
 
 
@@ -38,11 +39,20 @@ class GapCluster:
         )
 
 
+def asks_for_person(record: dict[str, Any]) -> bool:
+    """True for a turn where the customer asked for a person ("I want to speak to a human",
+    "转人工"), as the bot's policy recognises it: a handoff by choice."""
+    return wants_human(str(record.get("customer") or ""))
+
+
 def is_knowledge_gap(record: dict[str, Any]) -> bool:
     """True for a turn the bot could not answer: don't know, or a handoff it spoke.
 
-    A silent handoff (``bot.text`` empty: a human already has the conversation) is not a gap.
+    A silent handoff (``bot.text`` empty: a human already has the conversation) is not a gap,
+    nor is a request for a person: it says nothing about what the store's knowledge lacks.
     """
+    if asks_for_person(record):
+        return False
     bot = record.get("bot") or {}
     action = bot.get("action")
     return action == "dont_know" or (action == "handoff" and bool(bot.get("text")))

@@ -52,6 +52,11 @@ def render_html(summary: dict[str, Any], *, title: str) -> str:
             (fmt_pct(share_of("dont_know")), "don't know", ""),
             (fmt_pct(share_of("handoff")), "handed off", "includes silent turns"),
             (
+                fmt_pct((summary.get("asked_for_person") or {}).get("share")),
+                "asked for a person",
+                "the customer asked for a human",
+            ),
+            (
                 fmt_pct(contained.get("share")),
                 "conversations without handoff",
                 "no turn of the conversation was handed off",
@@ -178,7 +183,7 @@ def render_html(summary: dict[str, Any], *, title: str) -> str:
         cards
         + charts
         + _groups_html(summary.get("groups") or {}, order)
-        + _gaps_html(summary.get("gaps"))
+        + _gaps_html(summary.get("gaps"), summary.get("asked_for_person"))
         + _table_html(summary.get("sample") or {}, order),
         FILTER_JS,
     )
@@ -234,14 +239,27 @@ def _groups_html(groups: dict[str, Any], order: list[str]) -> str:
     )
 
 
-def _gaps_html(gaps: dict[str, Any] | None) -> str:
+def _person_note(asked: dict[str, Any] | None) -> str:
+    count = (asked or {}).get("count") or 0
+    if not count:
+        return ""
+    return (
+        f"<p class='muted' id='asked-for-person'>{count:,} "
+        + ("turn" if count == 1 else "turns")
+        + f" ({fmt_pct(asked.get('share'))}) asked for a person. A handoff the customer "
+        "chose is not a gap in the store's knowledge: not counted here.</p>"
+    )
+
+
+def _gaps_html(gaps: dict[str, Any] | None, asked: dict[str, Any] | None = None) -> str:
     if gaps is None:
         return ""
     top = gaps.get("top") or []
     if not top:
         return (
             "<section><h2>Knowledge gaps</h2><p class='muted'>No unanswered questions.</p>"
-            "</section>"
+            + _person_note(asked)
+            + "</section>"
         )
     biggest = max(c["size"] for c in top) or 1
     items = []
@@ -261,7 +279,7 @@ def _gaps_html(gaps: dict[str, Any] | None) -> str:
         f"{gaps.get('clusters', 0):,} clusters of similar questions"
         + (f" (the biggest {shown:,} shown)" if shown < gaps.get("clusters", 0) else "")
         + ", biggest first, each with the question closest to its centre and other examples."
-        "</p><ol class='gaps'>" + "".join(items) + "</ol></section>"
+        "</p>" + _person_note(asked) + "<ol class='gaps'>" + "".join(items) + "</ol></section>"
     )
 
 

@@ -25,7 +25,7 @@ from connectors.report.common import (
     fraction,
     rounded,
 )
-from connectors.report.gaps import GapCluster
+from connectors.report.gaps import GapCluster, asks_for_person
 
 
 @dataclass
@@ -228,7 +228,7 @@ def summarize(
     """
     order = list(ACTIONS)
     actions: Counter[str] = Counter()
-    turns = silent = without_agent = 0
+    turns = silent = without_agent = asked_for_person = 0
     conversations = contained = fully_handled = 0
     latency = StreamingQuantiles(LATENCY_FINE, exact_limit)
     latency_hist = [0] * (len(LATENCY_EDGES_MS) - 1)
@@ -262,6 +262,7 @@ def summarize(
             silent += 1
         if record.get("agent") is None:
             without_agent += 1
+        asked_for_person += asks_for_person(record)
 
         conversation = open_.get(conversation_id)
         new_conversation = conversation is None
@@ -357,6 +358,8 @@ def summarize(
         },
         "handled": {"count": handled, "share": fraction(handled, turns)},
         "silent_turns": silent,
+        # turns where the customer asked for a person: handoffs by choice, not knowledge gaps
+        "asked_for_person": {"count": asked_for_person, "share": fraction(asked_for_person, turns)},
         "turns_without_agent": without_agent,
         "conversations_contained": {
             "count": contained,

@@ -182,6 +182,7 @@
     "*,*::before,*::after{box-sizing:border-box;}",
     "[hidden]{display:none !important;}",
     ".sb-root{--accent:" + css(ACCENT) + ";--on-accent:" + css(ON_ACCENT) + ";",
+    "--sb-t:0px;--sb-r:0px;--sb-b:0px;--sb-l:0px;",
     "--accent-ink:" + css(ACCENT_INK) + ";",
     "font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,'Noto Sans',",
     "'PingFang SC','Hiragino Sans GB','Microsoft YaHei','Noto Sans CJK SC',sans-serif;",
@@ -189,7 +190,8 @@
     "letter-spacing:normal;word-spacing:normal;text-align:left;text-transform:none;",
     "text-shadow:none;-webkit-font-smoothing:antialiased;}",
     "button,textarea{font:inherit;color:inherit;letter-spacing:inherit;margin:0;}",
-    "button{background:none;border:0;padding:0;cursor:pointer;text-transform:none;}",
+    "button{background:none;border:0;padding:0;cursor:pointer;text-transform:none;",
+    "touch-action:manipulation;}",
     ":focus{outline:none;}",
     ":focus-visible{outline:3px solid var(--accent-ink);outline-offset:2px;}",
     "a{color:var(--accent-ink);text-decoration:underline;text-underline-offset:2px;}",
@@ -198,24 +200,29 @@
     "clip:rect(0 0 0 0);white-space:nowrap;border:0;}",
     "svg{display:block;flex:none;}",
     // launcher
-    ".sb-launcher{position:fixed;bottom:20px;right:20px;width:60px;height:60px;",
+    ".sb-launcher{position:fixed;bottom:calc(20px + var(--sb-b));right:calc(20px + var(--sb-r));",
+    "width:60px;height:60px;",
     "border-radius:50%;background:var(--accent);color:var(--on-accent);display:flex;",
     "align-items:center;justify-content:center;box-shadow:0 6px 20px rgba(17,24,39,.28),",
     "0 2px 6px rgba(17,24,39,.16);transition:transform .15s ease,box-shadow .15s ease;}",
-    ".sb-launcher:hover{transform:translateY(-2px) scale(1.03);}",
+    // hover only where there is one: on a touch screen it would stick after the tap
+    "@media (hover:hover){.sb-launcher:hover{transform:translateY(-2px) scale(1.03);}}",
     ".sb-launcher:focus-visible{outline:3px solid #fff;box-shadow:0 0 0 6px var(--accent-ink),",
     "0 6px 20px rgba(17,24,39,.28);}",
-    ".sb-left .sb-launcher{left:20px;right:auto;}",
+    ".sb-left .sb-launcher{left:calc(20px + var(--sb-l));right:auto;}",
     ".sb-badge{position:absolute;top:-2px;right:-2px;min-width:22px;height:22px;padding:0 6px;",
     "border-radius:11px;background:#c2410c;color:#fff;font-size:12px;font-weight:700;",
     "line-height:22px;text-align:center;box-shadow:0 0 0 2px #fff;}",
     // panel
-    ".sb-panel{position:fixed;bottom:92px;right:20px;width:384px;max-width:calc(100vw - 40px);",
+    ".sb-panel{position:fixed;bottom:calc(92px + var(--sb-b));right:calc(20px + var(--sb-r));",
+    "width:384px;max-width:calc(100vw - 40px);",
     "height:620px;max-height:calc(100vh - 116px);display:flex;flex-direction:column;",
     "background:#fff;border-radius:18px;overflow:hidden;",
     "box-shadow:0 16px 48px rgba(17,24,39,.24),0 2px 8px rgba(17,24,39,.10);",
     "animation:sb-in .18s ease-out;}",
-    ".sb-left .sb-panel{left:20px;right:auto;}",
+    ".sb-left .sb-panel{left:calc(20px + var(--sb-l));right:auto;}",
+    ".sb-probe{position:fixed;top:0;left:0;right:0;bottom:0;visibility:hidden;",
+    "pointer-events:none;}",
     "@keyframes sb-in{from{opacity:0;transform:translateY(12px);}to{opacity:1;transform:none;}}",
     // header
     ".sb-header{display:flex;align-items:center;gap:12px;padding:14px 12px 14px 16px;",
@@ -314,10 +321,22 @@
     "color:var(--on-accent);display:flex;align-items:center;justify-content:center;flex:none;}",
     ".sb-send:disabled{opacity:.45;cursor:default;}",
     // small screens
-    "@media (max-width:599px){.sb-fs .sb-panel{top:0;left:0;right:0;bottom:0;width:100%;",
-    "height:100%;max-width:none;max-height:none;border-radius:0;}",
-    ".sb-fs.sb-open .sb-launcher{display:none;}",
-    ".sb-panel{bottom:88px;}}",
+    "@media (max-width:599px){",
+    ".sb-launcher{bottom:calc(16px + var(--sb-b) + env(safe-area-inset-bottom,0px));",
+    "right:calc(16px + var(--sb-r) + env(safe-area-inset-right,0px));}",
+    ".sb-left .sb-launcher{left:calc(16px + var(--sb-l) + env(safe-area-inset-left,0px));",
+    "right:auto;}",
+    ".sb-panel{bottom:calc(88px + var(--sb-b));right:calc(16px + var(--sb-r));",
+    "max-width:calc(100vw - 32px);}",
+    ".sb-left .sb-panel{left:calc(16px + var(--sb-l));right:auto;}",
+    // 16px: a smaller text in a focused input makes iOS zoom the whole page
+    ".sb-input{font-size:16px;}",
+    ".sb-fs .sb-panel,.sb-fs.sb-left .sb-panel{top:var(--sb-t);left:var(--sb-l);",
+    "right:var(--sb-r);bottom:var(--sb-b);width:auto;height:auto;max-width:none;",
+    "max-height:none;border-radius:0;}",
+    ".sb-fs .sb-header{padding-top:calc(14px + env(safe-area-inset-top,0px));}",
+    ".sb-fs .sb-form{padding-bottom:calc(12px + env(safe-area-inset-bottom,0px));}",
+    ".sb-fs.sb-open .sb-launcher{display:none;}}",
     "@media (prefers-reduced-motion:reduce){.sb-panel,.sb-launcher,.sb-typing i,",
     ".sb-streaming .sb-text::after{animation:none;transition:none;}}",
   ].join("");
@@ -449,6 +468,42 @@
 
   var ui = {};
 
+  // ------------------------------------------------------------------ the visible area
+  // On a phone, a page wider than the screen widens the area position:fixed is laid out in
+  // (the layout viewport), which leaves the launcher off-screen. The offsets of what is
+  // visible (the visual viewport) from that area's edges keep the launcher and the panel
+  // on the screen. Not while the visitor pinch-zooms: then the page decides.
+  function followScreen() {
+    var vv = window.visualViewport;
+    if (!vv) return;
+    var queued = false;
+    function update() {
+      queued = false;
+      var area = ui.probe.getBoundingClientRect();
+      var zoomed = Math.abs(vv.scale - 1) > 0.01;
+      var edges = {
+        t: vv.offsetTop - area.top,
+        l: vv.offsetLeft - area.left,
+        r: area.right - (vv.offsetLeft + vv.width),
+        b: area.bottom - (vv.offsetTop + vv.height),
+      };
+      Object.keys(edges).forEach(function (edge) {
+        var px = zoomed ? 0 : Math.max(0, Math.round(edges[edge]));
+        if (px) ui.root.style.setProperty("--sb-" + edge, px + "px");
+        else ui.root.style.removeProperty("--sb-" + edge);
+      });
+    }
+    function queue() {
+      if (queued) return;
+      queued = true;
+      window.requestAnimationFrame(update);
+    }
+    vv.addEventListener("resize", queue);
+    vv.addEventListener("scroll", queue);
+    window.addEventListener("resize", queue);
+    queue();
+  }
+
   // ------------------------------------------------------------------ building
   function build() {
     var host = document.createElement("shopbot-widget");
@@ -536,6 +591,8 @@
       [header, ui.log, ui.conn, ui.form]
     );
 
+    ui.probe = el("div", { className: "sb-probe", "aria-hidden": "true" });
+    root.appendChild(ui.probe);
     root.appendChild(ui.panel);
     root.appendChild(launcher);
     shadow.appendChild(root);
@@ -544,6 +601,7 @@
     ui.launcher = launcher;
     ui.close = close;
 
+    followScreen();
     launcher.addEventListener("click", function () {
       if (state.open) closePanel(true);
       else openPanel(true);

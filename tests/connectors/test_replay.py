@@ -184,3 +184,22 @@ def test_an_unwritable_output_folder_is_a_clear_error(bot, tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(ReplayError, match="cannot write to the output folder"):
         replay(bot, source, blocker / "out")
+
+
+def test_a_request_for_a_person_is_not_listed_as_a_knowledge_gap(bot, tmp_path):
+    source = write_jsonl(
+        tmp_path / "t.jsonl",
+        [
+            conversation("h", ("customer", "I want to speak to a human"), ("agent", "Sure.")),
+            conversation("w", ("customer", "what's the weather in Paris?"), ("agent", "No idea")),
+        ],
+    )
+    out = tmp_path / "out"
+    replay(bot, source, out)
+    assert read(out)[0]["bot"]["action"] == "handoff"
+    summary = json.loads(write_replay_report(bot, out, title="t")[0].read_text())
+    listed = [c["representative"] for c in summary["gaps"]["top"]]
+    listed += [x for c in summary["gaps"]["top"] for x in c["examples"]]
+    assert "I want to speak to a human" not in listed
+    assert "what's the weather in Paris?" in listed
+    assert summary["asked_for_person"]["count"] == 1

@@ -16,6 +16,7 @@ from connectors.report import (
     AGREEMENT_EDGES,
     LATENCY_EDGES_MS,
     GapCluster,
+    asks_for_person,
     cluster_questions,
     eval_report_html,
     is_knowledge_gap,
@@ -192,6 +193,33 @@ def test_knowledge_gap_turns():
     assert [is_knowledge_gap(r) for r in data] == [False, False, False, False, True, False]
     spoken = rec("c9", 0, "handoff", latency=1.0, agreement=None, text="Let me get a person.")
     assert is_knowledge_gap(spoken)
+
+
+def test_a_request_for_a_person_is_not_a_knowledge_gap():
+    spoken = "Let me connect you with a member of our team."
+    for text in ("I want to speak to a human", "can I talk to a real person please", "转人工"):
+        asked = rec("c9", 0, "handoff", latency=1.0, agreement=None, text=spoken)
+        asked["customer"] = text
+        assert asks_for_person(asked), text
+        assert not is_knowledge_gap(asked), text
+    # a handoff after failed answers, and a don't-know, still are
+    failed = rec("c9", 1, "handoff", latency=1.0, agreement=None, text=spoken)
+    failed["customer"] = "what's the weather in Paris"
+    assert not asks_for_person(failed) and is_knowledge_gap(failed)
+
+
+def test_requests_for_a_person_are_counted_and_named_in_the_report():
+    data = records()
+    data[3]["customer"] = "I want to speak to a human"
+    data[3]["bot"]["text"] = "Let me get a person."
+    summary = summarize(data, gaps=[])
+    assert summary["asked_for_person"] == {"count": 1, "share": round(1 / 6, 6)}
+    assert [is_knowledge_gap(r) for r in data] == [False, False, False, False, True, False]
+    page = render_html(summary, title="Replay")
+    assert_well_formed(page)
+    assert "1 turn (16.7%) asked for a person" in page
+    assert '<div class="k">asked for a person</div>' in page  # a headline card
+    assert summarize(records(), gaps=[])["asked_for_person"] == {"count": 0, "share": 0.0}
 
 
 def test_iter_jsonl(tmp_path):

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 WIDGET_JS = ROOT / "connectors" / "static" / "widget.js"
 RED = "rgb(204, 0, 0)"  # the text colour of the demo page's hostile theme (/?hostile)
 FAQ_ID = "return-window"  # the demo store's returns FAQ entry
+PHONE = {"is_mobile": True, "has_touch": True, "device_scale_factor": 3}  # a phone's browser
 
 
 # ---------------------------------------------------------------------------- fixtures
@@ -67,7 +68,9 @@ class Tab:
 
 
 def open_tab(browser: Any, url: str, **context: Any) -> Tab:
-    ctx = browser.new_context(viewport=context.pop("viewport", {"width": 1280, "height": 800}))
+    """A page in a fresh context: desktop size unless ``viewport`` (and e.g. PHONE) say so."""
+    viewport = context.pop("viewport", {"width": 1280, "height": 800})
+    ctx = browser.new_context(viewport=viewport, **context)
     ctx.set_default_timeout(15_000)
     page = ctx.new_page()
     tab = Tab(page, url)
@@ -443,6 +446,125 @@ def test_mobile_panel_covers_the_screen(browser, live_server) -> None:
         box = panel.bounding_box()
         assert box["width"] < 375 and box["height"] < 667 and box["y"] > 0, box
         assert page.locator(".sb-launcher").is_visible()
+        assert not tab.unexpected(), tab.problems
+    finally:
+        tab.page.context.close()
+
+
+def overflow_x(page: Any) -> int:
+    """How far the document is wider than the screen (0: no sideways scrolling).
+
+    Against the visual viewport: on a phone a too-wide page widens ``innerWidth`` with it.
+    """
+    return page.evaluate(
+        """() => Math.max(document.documentElement.scrollWidth, window.innerWidth)
+            - Math.round(visualViewport.width)"""
+    )
+
+
+def inside(box: dict[str, float], width: int, height: int) -> bool:
+    return (
+        box["x"] >= 0
+        and box["y"] >= 0
+        and box["x"] + box["width"] <= width
+        and box["y"] + box["height"] <= height
+    )
+
+
+@pytest.mark.parametrize("hostile", [False, True], ids=["plain", "hostile"])
+@pytest.mark.parametrize("width", [320, 360, 390])
+def test_the_demo_page_works_on_a_phone(browser, live_server, width: int, hostile: bool) -> None:
+    height = 844
+    tab = open_tab(browser, live_server.url, viewport={"width": width, "height": height}, **PHONE)
+    try:
+        page = load_demo(tab, hostile=hostile)
+        assert overflow_x(page) <= 0, f"the page scrolls sideways by {overflow_x(page)}px"
+        # the header's text is all there: nothing clipped or pushed past the edge
+        header = page.locator("header.site").bounding_box()
+        for item in [page.locator(".brand span"), *page.locator("nav a").all()]:
+            box = item.bounding_box()
+            assert inside(box, width, header["y"] + header["height"]), (item, box, header)
+            assert item.evaluate("n => n.scrollWidth <= n.clientWidth + 1"), item
+        assert page.locator(".brand span").inner_text() == live_server.config.store.name
+        if not hostile:
+            page.screenshot(path=str(artifact(f"demo-phone-{width}.png")))
+
+        launcher = page.locator(".sb-launcher")
+        box = launcher.bounding_box()
+        assert inside(box, width, height), box
+        assert box["width"] >= 44 and box["height"] >= 44  # a finger-sized target
+        launcher.tap()  # fails if anything of the page covers it
+        panel = page.get_by_role("dialog", name="Chat with us")
+        panel.wait_for()
+        panel.evaluate("node => Promise.all(node.getAnimations().map((a) => a.finished))")
+        box = panel.bounding_box()
+        assert [round(box[k]) for k in ("x", "y", "width", "height")] == [0, 0, width, height]
+        box_input = page.locator(".sb-input").bounding_box()
+        assert inside(box_input, width, height) and box_input["width"] >= width - 100
+        # 16px or more, or iOS zooms the page when the input gets the focus
+        assert shadow_style(page, ".sb-input", "font-size") == "16px"
+        assert inside(page.locator(".sb-send").bounding_box(), width, height)
+        assert inside(page.locator(".sb-close").bounding_box(), width, height)
+
+        page.locator(".sb-input").tap()
+        page.locator(".sb-input").fill(QUESTION)
+        page.locator(".sb-send").tap()
+        expect_faq_answer(page)
+        settled(page)
+        assert overflow_x(page) <= 0
+        bubble = answers(page).first.bounding_box()
+        assert inside(bubble, width, height), bubble
+        if not hostile:
+            page.screenshot(path=str(artifact(f"widget-phone-{width}.png")))
+
+        page.locator(".sb-close").tap()
+        assert panel.is_hidden()
+        launcher.tap()  # and it opens again, with the conversation
+        panel.wait_for()
+        assert answers(page).count() == 1
+        assert not tab.unexpected(), tab.problems
+    finally:
+        tab.page.context.close()
+
+
+def test_the_launcher_stays_on_a_phone_screen_of_a_page_too_wide_for_it(browser, live_server):
+    """A careless page wider than the phone widens the area fixed elements are laid out in:
+    the launcher and the panel still sit on the visible screen."""
+    width, height = 390, 844
+    tab = open_tab(browser, live_server.url, viewport={"width": width, "height": height}, **PHONE)
+    try:
+        page = tab.page
+        html = f"""<!doctype html><html><head><meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <link rel="icon" href="data:,"><title>Too wide</title></head><body>
+            <div style="width:520px;height:3000px;background:#eee">a 520 px wide table</div>
+            <script src="{tab.url}/widget.js" defer></script></body></html>"""
+        page.route(
+            f"{tab.url}/embed-wide.html",
+            lambda route: route.fulfill(body=html, content_type="text/html"),
+        )
+        page.goto(f"{tab.url}/embed-wide.html")
+        launcher = page.locator(".sb-launcher")
+        launcher.wait_for()
+        assert overflow_x(page) > 0  # the page really is too wide
+        page.wait_for_function(
+            """() => {
+                const b = document.querySelector('shopbot-widget').shadowRoot
+                    .querySelector('.sb-launcher').getBoundingClientRect();
+                const v = visualViewport;
+                return b.right <= v.offsetLeft + v.width && b.bottom <= v.offsetTop + v.height;
+            }"""
+        )
+        assert inside(launcher.bounding_box(), width, height), launcher.bounding_box()
+        launcher.tap()
+        panel = page.locator(".sb-panel")
+        panel.wait_for()
+        panel.evaluate("node => Promise.all(node.getAnimations().map((a) => a.finished))")
+        box = panel.bounding_box()
+        assert [round(box[k]) for k in ("x", "y", "width", "height")] == [0, 0, width, height]
+        page.screenshot(path=str(artifact("widget-phone-wide-page.png")))
+        page.locator(".sb-close").tap()
+        assert panel.is_hidden()
         assert not tab.unexpected(), tab.problems
     finally:
         tab.page.context.close()
