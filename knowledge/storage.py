@@ -96,7 +96,8 @@ class VersionedDir:
     def _busy(self, on_wait: Callable[[Path], None] | None) -> bool:
         if on_wait is None:
             raise KnowledgeIndexError(
-                f"another process is writing the index in {self.root}; wait for it to finish"
+                f"another writer is updating the index in {self.root} (a `shopbot index` or "
+                "`shopbot serve`): wait for it to finish, then run this again"
             )
         on_wait(self.root)
         return True

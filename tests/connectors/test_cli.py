@@ -305,3 +305,14 @@ def test_chat_prints_no_empty_bot_line_on_a_silent_turn(quote_config):
     assert "(with a person now; the bot stays silent)" in result.output
     assert not [line for line in lines if line.endswith("bot>")]
     assert sum("bot>" in line for line in lines) == 1  # the handoff message only
+
+
+def test_index_waits_for_another_indexing_run_with_a_message(config_file, store_dir):
+    from tests.knowledge.test_index import lock_held_by_another_process
+
+    with lock_held_by_another_process(store_dir / "index", seconds=1.5):
+        result = run("index", "--config", str(config_file))
+    assert result.exit_code == 0, result.output
+    message = flat(result.output)
+    assert "is writing the index in" in message and "waiting for it to finish" in message
+    assert "index rebuilt" in message
