@@ -106,6 +106,24 @@ def _check_input(path: Path, option: str) -> None:
         raise _fail(ValueError(f"{path}: is a folder: pass a file to {option}"))
 
 
+def _check_output(path: Path, option: str, *, folder: bool) -> None:
+    """An output named on the command line must be writable before the work starts: its
+    nearest existing folder must be a folder (an output folder is created as needed)."""
+    if folder and path.exists() and not path.is_dir():
+        raise _fail(ValueError(f"cannot write to {path}: it is a file; choose another {option}"))
+    parent = path if folder else path.parent
+    while not parent.exists():
+        if not folder:
+            raise _fail(
+                ValueError(f"cannot write {path}: the folder {parent} does not exist ({option})")
+            )
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise _fail(
+            ValueError(f"cannot write {path}: {parent} is not a writable folder ({option})")
+        )
+
+
 @app.command()
 def index(
     config: ConfigOption = None,
@@ -342,6 +360,10 @@ def evaluate_cmd(
 
     _check_input(faq, "--faq")
     _check_input(queries, "--queries")
+    if json_out:
+        _check_output(json_out, "--json", folder=False)
+    if report:
+        _check_output(report, "--report", folder=True)
     try:
         cfg = load_config(config)
         labelled = load_queries(queries)
@@ -503,6 +525,7 @@ def replay(
 
     if fmt is not None and fmt not in FORMATS:
         raise _fail(ValueError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}"))
+    _check_output(out, "--out", folder=True)
     try:
         read_transcripts(transcripts, fmt)  # the file, its format and header: before models
         cfg = load_config(config)
