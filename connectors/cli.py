@@ -98,11 +98,11 @@ def _check_kinds(kinds: list[str]) -> None:
             raise _fail(ValueError(f"unknown --kind {kind!r}{hint}: use one of {', '.join(KINDS)}"))
 
 
-def _check_input(path: Path, option: str) -> None:
+def _check_input(path: Path, option: str, *, folder_ok: bool = False) -> None:
     """A file named on the command line must exist before any model loads."""
     if not path.exists():
         raise _fail(ValueError(f"{path}: file not found: check the path given to {option}"))
-    if not path.is_file():
+    if not folder_ok and not path.is_file():
         raise _fail(ValueError(f"{path}: is a folder: pass a file to {option}"))
 
 
@@ -358,7 +358,7 @@ def evaluate_cmd(
     from connectors.evaluate import build_eval_bot, evaluate, load_queries
     from knowledge.loaders import load_faq
 
-    _check_input(faq, "--faq")
+    _check_input(faq, "--faq", folder_ok=True)  # a folder of FAQ files loads as one
     _check_input(queries, "--queries")
     if json_out:
         _check_output(json_out, "--json", folder=False)
