@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,6 +16,10 @@ from rich.table import Table
 
 from connectors.config import ShopbotConfig, load_config
 from knowledge.errors import ShopbotError
+
+if TYPE_CHECKING:  # the bot's modules load only when a command needs them
+    from bot.engine import Bot
+    from bot.sessions import SessionStore
 
 app = typer.Typer(
     name="shopbot",
@@ -28,6 +32,8 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
+#: what the terminal shows for a silent turn (a person has the conversation)
+SILENT_NOTE = "[dim](with a person now; the bot stays silent)[/]"
 
 ConfigOption = Annotated[
     Path | None,
@@ -71,6 +77,53 @@ def main(
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
+def _say_waiting(directory: Path) -> None:
+    err_console.print(
+        f"another process (a `shopbot index` or `serve`) is writing the index in {directory}; "
+        "waiting for it to finish…",
+        highlight=False,
+    )
+
+
+def _check_kinds(kinds: list[str]) -> None:
+    """Reject a kind that no document has, naming the valid ones (and the likely one)."""
+    import difflib
+
+    from knowledge.documents import KINDS
+
+    for kind in kinds:
+        if kind not in KINDS:
+            close = difflib.get_close_matches(kind, KINDS, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise _fail(ValueError(f"unknown --kind {kind!r}{hint}: use one of {', '.join(KINDS)}"))
+
+
+def _check_input(path: Path, option: str, *, folder_ok: bool = False) -> None:
+    """A file named on the command line must exist before any model loads."""
+    if not path.exists():
+        raise _fail(ValueError(f"{path}: file not found: check the path given to {option}"))
+    if not folder_ok and not path.is_file():
+        raise _fail(ValueError(f"{path}: is a folder: pass a file to {option}"))
+
+
+def _check_output(path: Path, option: str, *, folder: bool) -> None:
+    """An output named on the command line must be writable before the work starts: its
+    nearest existing folder must be a folder (an output folder is created as needed)."""
+    if folder and path.exists() and not path.is_dir():
+        raise _fail(ValueError(f"cannot write to {path}: it is a file; choose another {option}"))
+    parent = path if folder else path.parent
+    while not parent.exists():
+        if not folder:
+            raise _fail(
+                ValueError(f"cannot write {path}: the folder {parent} does not exist ({option})")
+            )
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise _fail(
+            ValueError(f"cannot write {path}: {parent} is not a writable folder ({option})")
+        )
+
+
 @app.command()
 def index(
     config: ConfigOption = None,
@@ -86,15 +139,17 @@ def index(
     try:
         cfg = load_config(config)
         kb = _knowledge(cfg)
-        with console.status("loading the embedding model…"):
-            kb.embedder  # noqa: B018 - load before the progress bar starts
-        with _progress_bar() as progress:
-            task = progress.add_task("embedding", total=None)
+        kb.load_documents()  # a missing or malformed file fails now, before any model loads
+        with kb.writing(on_wait=_say_waiting):  # a second `shopbot index` waits here
+            with console.status("loading the embedding model…"):
+                kb.embedder  # noqa: B018 - load before the progress bar starts
+            with _progress_bar() as progress:
+                task = progress.add_task("embedding", total=None)
 
-            def update(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
+                def update(done: int, total: int) -> None:
+                    progress.update(task, completed=done, total=total)
 
-            report = kb.update(rebuild=rebuild, progress=update)
+                report = kb.update(rebuild=rebuild, progress=update)
     except ShopbotError as exc:
         raise _fail(exc) from None
     verb = "rebuilt" if report.rebuilt else ("updated" if report.changed else "up to date")
@@ -136,6 +191,7 @@ def search(
     """Search the knowledge base and print ranked hits with their scores."""
     filters: dict[str, object] = {}
     if kind:
+        _check_kinds(list(kind))
         filters["kind"] = list(kind)
     if category:
         filters["category"] = category
@@ -171,10 +227,10 @@ def search(
     console.print(table)
 
 
-def _bot(config: Path | None):
+def _bot(config: Path | None, *, sessions: SessionStore | None = None) -> Bot:
     from connectors.app import build_bot
 
-    return build_bot(load_config(config))
+    return build_bot(load_config(config), sessions=sessions)
 
 
 def _reply_json(reply) -> str:
@@ -186,21 +242,38 @@ def ask(
     question: Annotated[str, typer.Argument(help="the customer's message")],
     config: ConfigOption = None,
     session: Annotated[
-        str, typer.Option("--session", "-s", help="conversation id (follow-ups share one)")
-    ] = "cli",
+        str | None,
+        typer.Option(
+            "--session",
+            "-s",
+            help="continue this stored conversation (follow-ups share one); without it each "
+            "question is a fresh conversation, not kept",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the reply as JSON")] = False,
 ) -> None:
     """Answer one message: the reply, its action, confidence and sources."""
+    import uuid
+
+    from bot.sessions import MemorySessionStore
     from bot.types import IncomingMessage
 
     try:
-        reply = _bot(config).reply(IncomingMessage(question, session_id=session, channel="cli"))
+        if session is None:  # one-shot: no history carried in or kept
+            bot = _bot(config, sessions=MemorySessionStore())
+            session = f"cli-{uuid.uuid4().hex[:12]}"
+        else:
+            bot = _bot(config)
+        try:
+            reply = bot.reply(IncomingMessage(question, session_id=session, channel="cli"))
+        finally:
+            bot.sessions.close()
     except (ShopbotError, ValueError) as exc:
         raise _fail(exc) from None
     if as_json:
         sys.stdout.write(_reply_json(reply) + "\n")
         return
-    console.print(reply.text or "[dim](a person has this conversation; the bot stays silent)[/]")
+    console.print(reply.text or SILENT_NOTE, highlight=False)
     console.print(
         f"[dim]action {reply.action} · confidence {reply.confidence:.2f} · "
         f"{reply.meta.get('latency_ms', 0):.0f} ms[/]",
@@ -234,10 +307,15 @@ def chat(
             break
         if not text:
             break
-        console.print("[bold]bot> [/]", end="")
         try:
+            spoke = False  # "bot> " goes out with the first words: a silent turn prints none
             for event in bot.stream(IncomingMessage(text, session_id=session_id, channel="cli")):
-                if isinstance(event, Reply):
+                if isinstance(event, Reply) and event.silent:
+                    console.print(SILENT_NOTE, highlight=False)
+                elif isinstance(event, Reply):
+                    if not spoke and event.text:
+                        console.print("[bold]bot> [/]", end="")
+                        console.print(event.text, end="", highlight=False, markup=False)
                     console.print()
                     for n, option in enumerate(event.options, 1):  # type its number to pick it
                         console.print(f"  {n}) {option}", highlight=False, markup=False)
@@ -248,7 +326,10 @@ def chat(
                         + "[/]",
                         highlight=False,
                     )
-                else:
+                elif event:
+                    if not spoke:
+                        console.print("[bold]bot> [/]", end="")
+                        spoke = True
                     console.print(event, end="", highlight=False, markup=False)
         except (ShopbotError, ValueError) as exc:
             err_console.print(f"[red]error:[/] {exc}")
@@ -275,10 +356,18 @@ def evaluate_cmd(
     (don't know / clarify / handoff) when expected_id is empty.
     """
     from connectors.evaluate import build_eval_bot, evaluate, load_queries
+    from knowledge.loaders import load_faq
 
+    _check_input(faq, "--faq", folder_ok=True)  # a folder of FAQ files loads as one
+    _check_input(queries, "--queries")
+    if json_out:
+        _check_output(json_out, "--json", folder=False)
+    if report:
+        _check_output(report, "--report", folder=True)
     try:
         cfg = load_config(config)
         labelled = load_queries(queries)
+        load_faq(faq)  # a malformed FAQ fails now, before the model loads
         with console.status("indexing the FAQ and calibrating…"):
             bot = build_eval_bot(cfg, faq)
         with _progress_bar() as progress:
@@ -432,11 +521,13 @@ def replay(
     from connectors.app import build_bot
     from connectors.replay import replay as run_replay
     from connectors.replay import write_replay_report
-    from connectors.transcripts import FORMATS
+    from connectors.transcripts import FORMATS, read_transcripts
 
     if fmt is not None and fmt not in FORMATS:
         raise _fail(ValueError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}"))
+    _check_output(out, "--out", folder=True)
     try:
+        read_transcripts(transcripts, fmt)  # the file, its format and header: before models
         cfg = load_config(config)
         cfg.bot.generation = generate and cfg.bot.generation
         with console.status("loading the knowledge base…"):

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from bot.config import BotConfig
 from knowledge.config import (
@@ -20,6 +20,13 @@ from knowledge.config import (
 )
 
 DEFAULT_CONFIG = "config.yaml"
+#: The built-in defaults (no config file) read the same environment variables as the
+#: shipped config.yaml: the data folder and the agent endpoints' token.
+BUILTIN_CONFIG = """
+knowledge: {index_dir: "${SHOPBOT_DATA:-.shopbot}/index"}
+bot: {sessions: {path: "${SHOPBOT_DATA:-.shopbot}/sessions.db"}}
+server: {admin_token: "${SHOPBOT_ADMIN_TOKEN:-}"}
+"""
 
 
 class StoreConfig(StrictModel):
@@ -69,6 +76,12 @@ class ServerConfig(StrictModel):
         "question that needs it does not wait for the load",
     )
 
+    @field_validator("admin_token", mode="before")
+    @classmethod
+    def _empty_token_is_unset(cls, value: Any) -> Any:
+        """``${SHOPBOT_ADMIN_TOKEN:-}`` with the variable unset means: no token."""
+        return None if isinstance(value, str) and not value.strip() else value
+
 
 class ShopbotConfig(StrictModel):
     """Root of ``config.yaml``; every section has defaults, so an empty file is valid."""
@@ -105,13 +118,14 @@ def load_config(
 ) -> ShopbotConfig:
     """Load ``path`` (default: ``$SHOPBOT_CONFIG`` or ``./config.yaml``).
 
-    With no file at the default location the embedded defaults serve the demo store.
+    With no file at the default location the built-in defaults serve the demo store
+    (reading ``$SHOPBOT_ADMIN_TOKEN`` and ``$SHOPBOT_DATA`` as config.yaml does).
     """
     environ = os.environ if environ is None else environ
     explicit = path is not None or "SHOPBOT_CONFIG" in environ
     path = Path(path or environ.get("SHOPBOT_CONFIG", DEFAULT_CONFIG))
     if not explicit and not path.exists():
-        config = load_yaml_model(None, ShopbotConfig, environ=environ, text="")
+        config = load_yaml_model(None, ShopbotConfig, environ=environ, text=BUILTIN_CONFIG)
         config.base_dir = Path.cwd()
         return config
     config = load_yaml_model(path, ShopbotConfig, environ=environ)

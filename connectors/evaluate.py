@@ -39,7 +39,8 @@ class Query:
 
 def load_queries(path: Path) -> list[Query]:
     """``query,expected_id`` CSV; an empty ``expected_id`` means out of scope."""
-    reader = csv.DictReader(io.StringIO(read_text(path), newline=""))
+    text = read_text(path, named_by="the path given to --queries")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [h.strip().lower() for h in reader.fieldnames or []]
     if "query" not in header or "expected_id" not in header:
         raise LoadError(path, "the header must be query,expected_id", line=1)

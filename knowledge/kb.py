@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from functools import cached_property
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from knowledge.embedders import Embedder, make_embedder
 from knowledge.index import EmbedProgress, KnowledgeIndex, UpdateReport
 from knowledge.loaders import load_sources
 from knowledge.retriever import HybridRetriever, Mode
+from knowledge.storage import VersionedDir
 
 log = logging.getLogger(__name__)
 
@@ -48,26 +51,40 @@ class KnowledgeBase:
     def load_documents(self) -> list[Document]:
         return load_sources(self.config.sources, base_dir=self.base_dir)
 
+    def writing(self, *, on_wait: Callable[[Path], None] | None = None) -> AbstractContextManager:
+        """The index's write lock, to hold around the whole update (re-entrant in a thread).
+
+        Held by another writer: ``on_wait(index_dir)`` is called and the lock awaited, or
+        without ``on_wait`` :class:`KnowledgeIndexError` is raised at once.
+        """
+        return VersionedDir(self.index_dir).lock(on_wait=on_wait)
+
     def update(
         self, *, rebuild: bool = False, progress: EmbedProgress | None = None
     ) -> UpdateReport:
-        """Re-read the sources and bring the index up to date (atomically)."""
-        documents = self.load_documents()
-        self._index, report = KnowledgeIndex.update(
-            self.index_dir,
-            documents,
-            self.embedder,
-            chunk_size=self.config.chunk_size,
-            chunk_overlap=self.config.chunk_overlap,
-            faq_answer_as_key=self.config.faq_answer_as_key,
-            rebuild=rebuild,
-            index_type=self.retrieval_config.faiss_index,
-            ann_threshold=self.retrieval_config.ann_threshold,
-            batch_size=self.embedder_config.batch_size,
-            progress=progress,
-        )
-        if report.changed or "confidence" not in self._index.manifest.get("extras", {}):
-            self.confidence()
+        """Re-read the sources and bring the index up to date (atomically).
+
+        The write lock is taken first, so a second writer gives way before reading and
+        embedding; the sources are read before the embedding model loads, so a malformed
+        file fails fast.
+        """
+        with self.writing():
+            documents = self.load_documents()
+            self._index, report = KnowledgeIndex.update(
+                self.index_dir,
+                documents,
+                self.embedder,
+                chunk_size=self.config.chunk_size,
+                chunk_overlap=self.config.chunk_overlap,
+                faq_answer_as_key=self.config.faq_answer_as_key,
+                rebuild=rebuild,
+                index_type=self.retrieval_config.faiss_index,
+                ann_threshold=self.retrieval_config.ann_threshold,
+                batch_size=self.embedder_config.batch_size,
+                progress=progress,
+            )
+            if report.changed or "confidence" not in self._index.manifest.get("extras", {}):
+                self.confidence()
         return report
 
     @property

@@ -4,7 +4,8 @@ An index directory holds numbered version folders and a ``CURRENT`` file naming 
 one. A save writes a complete new version folder, fsyncs it, then replaces ``CURRENT``
 atomically (``os.replace``); only then are older versions removed. A crash at any point
 leaves ``CURRENT`` naming a complete version, and a half-written folder is cleaned up by the
-next save. Writers hold an exclusive lock so two ``shopbot index`` runs cannot interleave.
+next save. Writers hold an exclusive lock so two ``shopbot index`` runs cannot interleave; an
+update takes it before its work (reading, embedding), not only for the save.
 """
 
 from __future__ import annotations
@@ -13,13 +14,34 @@ import contextlib
 import fcntl
 import os
 import shutil
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from knowledge.errors import KnowledgeIndexError
 
 CURRENT = "CURRENT"
 PREFIX = "v"
+
+
+@dataclass
+class _Held:
+    """This process's hold on one index directory's lock."""
+
+    thread: threading.RLock = field(default_factory=threading.RLock)
+    depth: int = 0
+    handle: IO[str] | None = None
+
+
+_HELD: dict[Path, _Held] = {}
+_HELD_GUARD = threading.Lock()
+
+
+def _held(root: Path) -> _Held:
+    with _HELD_GUARD:
+        return _HELD.setdefault(root.resolve(), _Held())
 
 
 class VersionedDir:
@@ -43,19 +65,56 @@ class VersionedDir:
         return path
 
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self, *, on_wait: Callable[[Path], None] | None = None) -> Iterator[None]:
+        """Hold the exclusive write lock: between processes (``flock``) and between threads.
+
+        Re-entrant in one thread, so a caller can take it before the work that ends in a save.
+        When another writer holds it: ``on_wait(root)`` is called and the lock awaited, or
+        without ``on_wait`` :class:`KnowledgeIndexError` is raised at once.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise KnowledgeIndexError(
-                    f"another process is writing the index in {self.root}; wait for it to finish"
-                ) from None
+        held = _held(self.root)
+        waited = False
+        if not held.thread.acquire(blocking=False):
+            waited = self._busy(on_wait)
+            held.thread.acquire()
+        try:
+            if held.depth == 0:
+                held.handle = self._flock(on_wait, waited=waited)
+            held.depth += 1
             try:
                 yield
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                held.depth -= 1
+                if held.depth == 0 and held.handle is not None:
+                    fcntl.flock(held.handle, fcntl.LOCK_UN)
+                    held.handle.close()
+                    held.handle = None
+        finally:
+            held.thread.release()
+
+    def _busy(self, on_wait: Callable[[Path], None] | None) -> bool:
+        if on_wait is None:
+            raise KnowledgeIndexError(
+                f"another writer is updating the index in {self.root} (a `shopbot index` or "
+                "`shopbot serve`): wait for it to finish, then run this again"
+            )
+        on_wait(self.root)
+        return True
+
+    def _flock(self, on_wait: Callable[[Path], None] | None, *, waited: bool) -> IO[str]:
+        handle = open(self.root / ".lock", "w")  # noqa: SIM115 - held until the lock is released
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not waited:
+                    self._busy(on_wait)
+                fcntl.flock(handle, fcntl.LOCK_EX)
+        except BaseException:
+            handle.close()
+            raise
+        return handle
 
     @contextlib.contextmanager
     def new_version(self) -> Iterator[Path]:

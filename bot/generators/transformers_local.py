@@ -265,7 +265,7 @@ class TransformersGenerator(Generator):
         self._owner: int | None = None
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return len(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
     def _render(self, messages: list[ChatMessage]) -> str:
         chat = [{"role": m.role, "content": m.content} for m in messages]

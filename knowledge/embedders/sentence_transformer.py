@@ -88,5 +88,7 @@ class SentenceTransformerEmbedder(Embedder):
         if not texts:
             return np.ones(0, dtype=np.float32)
         tokenizer = self.model.tokenizer
-        ids = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        # every word piece counts, so no truncation; verbose=False because a text longer than
+        # the model reads is expected here (embedding truncates it), not worth a warning
+        ids = tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
         return unknown_share(ids, tokenizer.unk_token_id)

@@ -7,14 +7,13 @@ mapping in JSON.
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 from typing import Any
 
 from knowledge.documents import Document
 from knowledge.errors import LoadError
 from knowledge.loaders.common import iter_files, line_of, load_records, read_text
+from knowledge.loaders.csvfile import RowShape, check_runaway_quote, read_rows
 
 CATALOG_SUFFIXES = (".csv", ".json", ".yaml", ".yml")
 COLUMNS = (
@@ -70,9 +69,9 @@ def load_catalog_file(path: Path) -> list[Document]:
 
 
 def _csv_rows(path: Path, text: str) -> list[tuple[dict[str, str], int]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = read_rows(path, text)
     try:
-        header = [h.strip().lower() for h in next(reader)]
+        header = [h.strip().lower() for h in next(reader)[0]]
     except StopIteration:
         expected = ",".join(COLUMNS)
         raise LoadError(path, f"empty file: expected the header {expected}", line=1) from None
@@ -84,23 +83,25 @@ def _csv_rows(path: Path, text: str) -> list[tuple[dict[str, str], int]]:
             f"(full form: {','.join(COLUMNS)}; found {','.join(header)})",
             line=1,
         )
+    shape = RowShape(columns=len(header), key=header.index("sku"), text=header.index("title"))
+    skus: set[str] = set()
     rows = []
-    try:
-        for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) < len(header):  # trailing empty cells left out: pad them
-                row = row + [""] * (len(header) - len(row))
-            if len(row) > len(header):
-                raise LoadError(
-                    path,
-                    f"expected {len(header)} fields, found {len(row)}: quote values that "
-                    'contain commas with double quotes ("...")',
-                    line=reader.line_num,
-                )
-            rows.append((dict(zip(header, (c.strip() for c in row), strict=True)), reader.line_num))
-    except csv.Error as exc:
-        raise LoadError(path, f"not valid CSV: {exc}", line=reader.line_num) from None
+    for row, line in reader:
+        if not any(cell.strip() for cell in row):
+            continue
+        check_runaway_quote(path, row, line, shape, skus)
+        if len(row) < len(header):  # trailing empty cells left out: pad them
+            row = row + [""] * (len(header) - len(row))
+        if len(row) > len(header):
+            raise LoadError(
+                path,
+                f"expected {len(header)} fields, found {len(row)}: quote values that "
+                'contain commas with double quotes ("...")',
+                line=line,
+            )
+        record = dict(zip(header, (c.strip() for c in row), strict=True))
+        skus.add(record["sku"])
+        rows.append((record, line))
     return rows
 
 

@@ -14,12 +14,15 @@ import yaml
 from knowledge.errors import LoadError
 
 
-def read_text(path: Path) -> str:
-    """Read a UTF-8 (optionally BOM-prefixed) file; a bad byte is reported with its line."""
+def read_text(path: Path, *, named_by: str = "the path in knowledge.sources") -> str:
+    """Read a UTF-8 (optionally BOM-prefixed) file; a bad byte is reported with its line.
+
+    ``named_by`` is where the path came from, for the message when the file is missing.
+    """
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise LoadError(path, "file not found: check the path in knowledge.sources") from None
+        raise LoadError(path, f"file not found: check {named_by}") from None
     except IsADirectoryError:
         raise LoadError(path, "is a folder, expected a file") from None
     try:

@@ -4,9 +4,7 @@ Markdown Q&A. Each entry becomes one Document whose text is the canonical answer
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +13,7 @@ from typing import Any
 from knowledge.documents import Document
 from knowledge.errors import LoadError
 from knowledge.loaders.common import iter_files, line_of, load_records, read_text, slug
+from knowledge.loaders.csvfile import RowShape, check_runaway_quote, read_rows
 from knowledge.text import detect_language
 
 FAQ_SUFFIXES = (".csv", ".json", ".yaml", ".yml", ".md", ".markdown")
@@ -108,15 +107,13 @@ def _set_answer(path: Path, entry: _Entry, answer: str, line: int) -> None:
 
 
 def _parse_csv(path: Path, text: str) -> list[_Entry]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+    rows = read_rows(path, text)
     try:
-        header = next(reader)
+        header, _ = next(rows)
     except StopIteration:
         raise LoadError(
             path, "empty file: expected the header id,question,answer", line=1
         ) from None
-    except csv.Error as exc:
-        raise LoadError(path, f"not valid CSV: {exc}", line=1) from None
     columns = [h.strip().lower() for h in header]
     missing = [c for c in ("id", "question", "answer") if c not in columns]
     if missing:
@@ -127,34 +124,33 @@ def _parse_csv(path: Path, text: str) -> list[_Entry]:
             line=1,
         )
     index = {name: columns.index(name) for name in columns}
+    shape = RowShape(columns=len(columns), key=index["id"], text=index["question"])
     entries: dict[str, _Entry] = {}
-    try:
-        for row in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) < len(columns):  # trailing empty cells left out: pad them
-                row = row + [""] * (len(columns) - len(row))
-            if len(row) > len(columns):
-                raise LoadError(
-                    path,
-                    f"expected {len(columns)} fields, found {len(row)}: quote values that "
-                    'contain commas with double quotes ("...")',
-                    line=line,
-                )
-            cell = {name: row[i].strip() for name, i in index.items()}
-            if not cell["id"]:
-                raise LoadError(path, "empty id: every row needs the id of its entry", line=line)
-            if not cell["question"]:
-                raise LoadError(path, f"empty question for id {cell['id']!r}", line=line)
-            entry = entries.setdefault(cell["id"], _Entry(id=cell["id"], line=line))
-            entry.add_question(cell["question"])
-            _set_answer(path, entry, cell["answer"], line)
-            for key in OPTIONAL_FIELDS:
-                if cell.get(key) and key not in entry.extra:
-                    entry.extra[key] = cell[key]
-    except csv.Error as exc:
-        raise LoadError(path, f"not valid CSV: {exc}", line=reader.line_num) from None
+    for row, line in rows:
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) > index["id"]:
+            check_runaway_quote(path, row, line, shape, entries.keys() | {row[index["id"]]})
+        if len(row) < len(columns):  # trailing empty cells left out: pad them
+            row = row + [""] * (len(columns) - len(row))
+        if len(row) > len(columns):
+            raise LoadError(
+                path,
+                f"expected {len(columns)} fields, found {len(row)}: quote values that "
+                'contain commas with double quotes ("...")',
+                line=line,
+            )
+        cell = {name: row[i].strip() for name, i in index.items()}
+        if not cell["id"]:
+            raise LoadError(path, "empty id: every row needs the id of its entry", line=line)
+        if not cell["question"]:
+            raise LoadError(path, f"empty question for id {cell['id']!r}", line=line)
+        entry = entries.setdefault(cell["id"], _Entry(id=cell["id"], line=line))
+        entry.add_question(cell["question"])
+        _set_answer(path, entry, cell["answer"], line)
+        for key in OPTIONAL_FIELDS:
+            if cell.get(key) and key not in entry.extra:
+                entry.extra[key] = cell[key]
     return list(entries.values())
 
 

@@ -188,3 +188,131 @@ def test_serve_says_when_the_port_is_taken(config_file):
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in flat(result.output)
     assert "--port" in result.output
+
+
+# ---------------------------------------------------------------- errors before any model loads
+ROOT = Path(__file__).resolve().parents[2]
+#: the issue's target is 3 s; the bound is loose for a loaded 2-core CI machine (each of these
+#: took 12-25 s before, when the embedding model was loaded first, and take about 0.7 s now)
+FAST = 5.0
+
+
+def shopbot_process(cwd: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    """The command line in a new process with the default (real) embedder, and its wall time."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "connectors.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
+    )
+    return done, time.perf_counter() - started
+
+
+def real_model_config(tmp_path: Path, faq: str) -> Path:
+    """A config with the default embedder and a fresh model cache: loading it would be slow."""
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f"knowledge:\n  sources:\n    - {{type: faq, path: {faq}}}\n  index_dir: data/index\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_missing_faq_source_is_reported_at_once(tmp_path):
+    real_model_config(tmp_path, "faq.csv")
+    done, seconds = shopbot_process(tmp_path, "index")
+    assert done.returncode == 1, done.stdout
+    assert f"{tmp_path / 'faq.csv'}: does not exist: check the path in knowledge.sources" in flat(
+        done.stderr
+    )
+    assert seconds < FAST, f"{seconds:.1f}s"
+    assert not (tmp_path / "data" / "models").exists()  # no model was exported or loaded
+
+
+def test_faq_with_a_wrong_header_is_reported_at_once(tmp_path):
+    real_model_config(tmp_path, "faq.csv")
+    (tmp_path / "faq.csv").write_text("id,q,answer\nship,How long?,3-5 days.\n", encoding="utf-8")
+    done, seconds = shopbot_process(tmp_path, "index")
+    assert done.returncode == 1
+    message = flat(done.stderr)
+    assert (
+        "faq.csv, line 1: missing column(s) question" in message and "id,question,answer" in message
+    )
+    assert seconds < FAST, f"{seconds:.1f}s"
+
+
+def test_replay_of_a_missing_file_is_reported_at_once(tmp_path):
+    done, seconds = shopbot_process(tmp_path, "replay", "missing.jsonl", "--out", "replay")
+    assert done.returncode == 1
+    assert "missing.jsonl: no such file; check the path" in flat(done.stderr)
+    assert seconds < FAST, f"{seconds:.1f}s"
+    assert not (tmp_path / ".shopbot").exists()
+
+
+def test_eval_with_a_missing_queries_file_names_the_argument(tmp_path):
+    faq = ROOT / "knowledge" / "demo_store" / "faq.csv"
+    done, seconds = shopbot_process(tmp_path, "eval", "--faq", str(faq), "--queries", "queries.csv")
+    assert done.returncode == 1
+    message = flat(done.stderr)
+    assert "queries.csv: file not found: check the path given to --queries" in message
+    assert "knowledge.sources" not in message
+    assert seconds < FAST, f"{seconds:.1f}s"
+
+
+def test_search_rejects_an_unknown_kind_with_a_suggestion(config_file):
+    result = run("search", "jacket", "--config", str(config_file), "--kind", "produce")
+    assert result.exit_code == 1
+    message = flat(result.output)
+    assert "unknown --kind 'produce' (did you mean product?)" in message
+    assert "faq, product, policy, page" in message
+
+
+# ---------------------------------------------------------------- ask and chat conversations
+@pytest.fixture
+def quote_config(config_file: Path) -> Path:
+    """The tiny store, answers quoted (no generative model), conversations in SQLite."""
+    config_file.write_text(
+        config_file.read_text(encoding="utf-8") + "bot: {generation: false}\n", encoding="utf-8"
+    )
+    return config_file
+
+
+def test_ask_without_session_is_one_shot(quote_config, store_dir):
+    handed = run("ask", "转人工", "--config", str(quote_config), "--json")
+    assert json.loads(handed.output)["action"] == "handoff"
+    # a second ask is a new conversation: not silent because of the first one's handoff
+    second = json.loads(
+        run("ask", "How long does delivery take?", "--config", str(quote_config), "--json").output
+    )
+    assert second["silent"] is False and second["text"]
+    assert second["session_id"] != json.loads(handed.output)["session_id"]
+    assert not (store_dir / ".shopbot" / "sessions.db").exists()  # nothing piled up
+
+    # with --session the conversation is kept and continued
+    run("ask", "转人工", "--config", str(quote_config), "--session", "s1")
+    kept = run("ask", "hello?", "--config", str(quote_config), "--session", "s1", "--json")
+    assert json.loads(kept.output)["silent"] is True
+    assert (store_dir / ".shopbot" / "sessions.db").is_file()
+
+
+def test_chat_prints_no_empty_bot_line_on_a_silent_turn(quote_config):
+    result = runner.invoke(app, ["chat", "--config", str(quote_config)], input="转人工\nhello?\n\n")
+    assert result.exit_code == 0, result.output
+    lines = [line.strip() for line in result.output.splitlines()]
+    assert "(with a person now; the bot stays silent)" in result.output
+    assert not [line for line in lines if line.endswith("bot>")]
+    assert sum("bot>" in line for line in lines) == 1  # the handoff message only
+
+
+def test_index_waits_for_another_indexing_run_with_a_message(config_file, store_dir):
+    from tests.knowledge.test_index import lock_held_by_another_process
+
+    with lock_held_by_another_process(store_dir / "index", seconds=1.5):
+        result = run("index", "--config", str(config_file))
+    assert result.exit_code == 0, result.output
+    message = flat(result.output)
+    assert "is writing the index in" in message and "waiting for it to finish" in message
+    assert "index rebuilt" in message

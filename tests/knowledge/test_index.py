@@ -1,4 +1,10 @@
 import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +14,7 @@ from knowledge.confidence import background_questions
 from knowledge.embedders.fake import FakeEmbedder
 from knowledge.errors import KnowledgeIndexError
 from knowledge.index import KnowledgeIndex, choose_index_type
+from knowledge.kb import KnowledgeBase
 from knowledge.loaders import load_faq
 from knowledge.storage import VersionedDir
 
@@ -221,3 +228,80 @@ def test_half_precision_scores_match_float32(tmp_path, fake_embedder):
         rows_h, scores_h = half.dense_search(query, 10)
         assert list(rows_h[:3]) == list(rows_e[:3])
         assert np.allclose(scores_h, scores_e, atol=2e-3)
+
+
+# ---------------------------------------------------------------- two writers at once
+HOLD_LOCK = (
+    "import fcntl, sys, time\n"
+    "handle = open(sys.argv[1], 'w')\n"
+    "fcntl.flock(handle, fcntl.LOCK_EX)\n"
+    "print('held', flush=True)\n"
+    "time.sleep(float(sys.argv[2]))\n"
+)
+
+
+@contextmanager
+def lock_held_by_another_process(
+    index_dir: Path, seconds: float = 60
+) -> Iterator[subprocess.Popen]:
+    """Another process (as a second ``shopbot index`` would) holding the index's write lock."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(index_dir / ".lock"), str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_second_writer_gives_way_before_reading_or_embedding(fake_kb):
+    busy = pytest.raises(KnowledgeIndexError, match="another writer is updating the index")
+    with lock_held_by_another_process(fake_kb.index_dir), busy:
+        fake_kb.update()
+    assert fake_kb.embedder.calls == 0  # it did not embed everything first
+    assert fake_kb.update().added == 10  # and builds once the lock is free
+
+
+def test_a_writer_waits_for_the_lock_when_asked(fake_kb):
+    waited: list[Path] = []
+    with lock_held_by_another_process(fake_kb.index_dir, seconds=1):
+        started = time.perf_counter()
+        with fake_kb.writing(on_wait=waited.append):
+            assert waited == [fake_kb.index_dir]
+            assert fake_kb.embedder.calls == 0
+            report = fake_kb.update()  # the lock is re-entrant in its thread
+        assert time.perf_counter() - started > 0.5
+    assert report.added == 10
+
+
+def test_two_threads_cannot_write_one_index_at_once(fake_kb, store_dir):
+    other = KnowledgeBase(
+        fake_kb.config,
+        fake_kb.embedder_config,
+        fake_kb.retrieval_config,
+        base_dir=store_dir,
+        embedder_instance=FakeEmbedder(),
+    )
+    entered, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with fake_kb.writing():
+            entered.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert entered.wait(10)
+        with pytest.raises(KnowledgeIndexError, match="another writer is updating"):
+            other.update()
+        assert other.embedder.calls == 0
+    finally:
+        release.set()
+        thread.join()
+    assert other.update().added == 10

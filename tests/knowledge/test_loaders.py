@@ -233,3 +233,68 @@ def test_rows_may_leave_out_trailing_empty_cells(tmp_path):
     path = write(tmp_path / "faq.csv", "id,question,answer,category\na,Q?,A.\na,Q2?\n")
     (doc,) = load_faq(path)
     assert doc.metadata["questions"] == ["Q?", "Q2?"] and "category" not in doc.metadata
+
+
+# ---------------------------------------------------------------- a quote left open
+@pytest.mark.parametrize(
+    ("text", "line", "fragment"),
+    [
+        # the runaway value swallows the next rows up to the next quote in the file
+        (
+            "id,question,answer,category\n"
+            'ship,How long does delivery take?,"3-5 days,shipping\n'
+            "ship,When will my order arrive?,,\n"
+            'pay,Which payment methods?,"Visa, Mastercard",payment\n',
+            2,
+            "not closed before line 3",
+        ),
+        # ... or to the end of the file
+        (
+            "id,question,answer\nship,How long?,3-5 days.\n"
+            'pay,Which payment methods do you accept?,"Visa and PayPal\n',
+            3,
+            "never closed",
+        ),
+    ],
+)
+def test_unclosed_quote_in_faq_csv_names_the_line_it_opened(tmp_path, text, line, fragment):
+    with pytest.raises(LoadError) as info:
+        load_faq(write(tmp_path / "faq.csv", text))
+    assert info.value.line == line
+    assert fragment in str(info.value) and "closing double quote" in str(info.value)
+
+
+def test_unclosed_quote_in_catalog_csv(tmp_path):
+    text = (
+        "sku,title,description,price\n"
+        'KR-1,Summit Rain Jacket,"Waterproof shell,189\n'
+        "KR-2,Ember Down Jacket,Warm down,249\n"
+        'KR-3,Hollow Tent,"Two-person, freestanding",329\n'
+    )
+    with pytest.raises(LoadError) as info:
+        load_catalog(write(tmp_path / "c.csv", text))
+    assert info.value.line == 2 and "not closed before line 3" in str(info.value)
+
+
+def test_multiline_quoted_values_still_load(tmp_path):
+    faq = write(
+        tmp_path / "faq.csv",
+        "id,question,answer\n"
+        'ship,How long?,"Standard: 3-5 days.\nExpress: 1-2 days, for $15."\n'
+        "ship,When will it arrive?,\n"
+        'colours,Which colours?,"We have:\nred,green,blue"\n',
+    )
+    docs = {d.id: d for d in load_faq(faq)}
+    assert docs["faq:ship"].text == "Standard: 3-5 days.\nExpress: 1-2 days, for $15."
+    assert docs["faq:ship"].metadata["questions"] == ["How long?", "When will it arrive?"]
+    assert docs["faq:colours"].text == "We have:\nred,green,blue"
+    catalog = write(
+        tmp_path / "c.csv",
+        'sku,title,description,price\nKR-1,Rain Jacket,"Waterproof.\nLight, packable.",189\n'
+        "KR-2,Down Jacket,Warm,249\n",
+    )
+    products = load_catalog(catalog)
+    assert [p.metadata["description"] for p in products] == [
+        "Waterproof.\nLight, packable.",
+        "Warm",
+    ]

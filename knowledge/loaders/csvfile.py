@@ -1,0 +1,126 @@
+"""Reading CSV knowledge files row by row, with the line each row starts on, and catching a
+quote left open.
+
+Python's ``csv`` module (like a spreadsheet) reads a quoted value up to its closing quote, line
+breaks included: a value whose closing quote was forgotten silently swallows the rows after it,
+up to the next quote in the file or the end of the file. A legitimate multi-line value (an
+answer with a line break) reads the same way, so a value spanning lines is only an error when
+one of its lines looks like a row of the file (its id cell is an id of this file, or it has a
+row's shape), or when the quote is still open at the end of the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from knowledge.errors import LoadError
+
+_TOKEN = re.compile(r"^[^\s\"]+$")
+_FIX = (
+    'Add the closing double quote (") at the end of the value, or remove the opening one; '
+    'a double quote inside a quoted value is written twice ("")'
+)
+
+
+@dataclass(frozen=True)
+class RowShape:
+    """What a row of this file looks like: the column holding its id, and a column every
+    row fills in with words (a question, a product title)."""
+
+    columns: int
+    key: int
+    text: int
+
+
+def read_rows(path: Path, text: str) -> Iterator[tuple[list[str], int]]:
+    """Yield every row (the header first) with the line it starts on.
+
+    Raises :class:`LoadError` for invalid CSV and for a quote still open at the end of the
+    file, naming the line where that quote opened.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""))
+    start, row = 1, None
+    try:
+        for row in reader:
+            yield row, start
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise LoadError(path, f"not valid CSV: {exc}", line=reader.line_num or 1) from None
+    if row is not None:
+        _check_closed_at_end(path, text)
+
+
+def check_runaway_quote(
+    path: Path, row: list[str], line: int, shape: RowShape, known_ids: Collection[str]
+) -> None:
+    """Raise when a multi-line value of ``row`` (starting on ``line``) holds further rows."""
+    opened = line
+    for cell in row:
+        inner = cell.split("\n")[1:]
+        swallowed = [n for n, part in enumerate(inner, 1) if _row_like(part, shape, known_ids)]
+        if swallowed:
+            raise LoadError(
+                path,
+                "a quoted value opens on this line and is not closed before line "
+                f"{opened + swallowed[0]}, which looks like the next row: the rows after it "
+                f"were read as part of this value. {_FIX}",
+                line=opened,
+            )
+        opened += cell.count("\n")
+
+
+def _row_like(line: str, shape: RowShape, known_ids: Collection[str]) -> bool:
+    """Does one physical line read as a row of this file on its own?"""
+    try:
+        cells = next(csv.reader([line]), [])
+    except csv.Error:
+        return False
+    needed = max(shape.key, shape.text) + 1
+    if not needed <= len(cells) <= shape.columns:
+        return False
+    key, words = cells[shape.key].strip(), cells[shape.text].strip()
+    if not _TOKEN.match(key) or not words:
+        return False
+    # an id of this file, or an id-like cell followed by words (a question, a title)
+    return key in known_ids or " " in words
+
+
+def _check_closed_at_end(path: Path, text: str) -> None:
+    """The reader closes a quote still open at the end of the file silently: catch it."""
+    try:
+        for _ in csv.reader(io.StringIO(text, newline=""), strict=True):
+            pass
+        return
+    except csv.Error:
+        pass  # strict reading fails on more than an open quote: look for one
+    opened = _open_quote_at_end(text)
+    if opened is not None:
+        raise LoadError(
+            path,
+            "a quoted value opens on this line and is never closed: everything after it, to "
+            f"the end of the file, was read as part of this value. {_FIX}",
+            line=opened,
+        )
+
+
+def _open_quote_at_end(text: str) -> int | None:
+    """The line of a quoted value still open at the end of ``text`` (csv's rules), or None."""
+    line, opened, state = 1, 0, "start"
+    for ch in text:
+        if state == "quoted":
+            if ch == '"':
+                state = "quote"
+        elif state == "quote":  # a quote inside a quoted value: doubled, or it closes it
+            state = "quoted" if ch == '"' else "start" if ch in ",\r\n" else "field"
+        elif ch == '"' and state == "start":
+            state, opened = "quoted", line
+        else:
+            state = "start" if ch in ",\r\n" else "field"
+        if ch == "\n":
+            line += 1
+    return opened if state == "quoted" else None
