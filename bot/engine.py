@@ -36,7 +36,7 @@ from bot.prompts import PromptBuilder
 from bot.sessions import Session, SessionStore, Turn
 from bot.types import Citation, IncomingMessage, ProductCard, Reply
 from knowledge.kb import KnowledgeBase
-from knowledge.retriever import Hit
+from knowledge.retriever import Hit, Retrieval
 from knowledge.text import detect_language, tokenize
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,13 @@ FOLLOW_UP = re.compile(
     re.IGNORECASE,
 )
 CITATION = re.compile(r"\[(\d{1,2})\]")
+#: words that ask rather than name a topic: "and how much is it?" brings no topic of its own
+ASKING = frozenset(
+    tokenize("what how much many long when where which who why one ones it's also else")
+)
+#: content words a follow-up needs to be searched on its own as well ("and can I return it
+#: if it doesn't fit?"), rather than only glued to the question before it ("and to Canada?")
+OWN_TOPIC_WORDS = 2
 
 
 def standalone(text: str, previous: str | None) -> str:
@@ -56,6 +63,13 @@ def standalone(text: str, previous: str | None) -> str:
     if FOLLOW_UP.search(text) or len(tokenize(text)) <= 1:
         return f"{previous} {text}"
     return text
+
+
+def own_topic(text: str) -> bool:
+    """Whether a follow-up names a topic of its own: at least ``OWN_TOPIC_WORDS`` content
+    words besides question words (Latin script only: Chinese follow-ups are glued)."""
+    words = {t for t in tokenize(FOLLOW_UP.sub(" ", text)) if t.isascii() and t not in ASKING}
+    return len(words) >= OWN_TOPIC_WORDS
 
 
 class Bot:
@@ -196,16 +210,33 @@ class Bot:
             decision = Decision(action, confidence, [hit], [], "chosen from the options offered")
             text = question  # what the generated answer must answer
         else:
-            found = self.retriever.query(standalone(text, previous), k=self.config.k)
+            found = self._search(text, previous)
             decision = self.policy.decide(found, failures=session.failures)
-        if decision.action == "generate":
-            reply = yield from self._generate(text, decision, session, language)
+        if chosen is not None and chosen[0].kind == "product":
+            reply = self._chosen_product(chosen[0], decision, session, language)
+            yield reply.text
+        elif decision.action == "generate":
+            # a chosen topic answers the question asked before the clarifying one: those two
+            # turns leave the prompt's history, or a small model repeats the clarifying question
+            skip = 2 if chosen is not None else 0
+            reply = yield from self._generate(text, decision, session, language, skip=skip)
         else:
             reply = self._respond(decision, session, language, text)
             yield reply.text
         reply.meta["reason"] = decision.reason
         self._finish(session, user_turn, reply, started)
         yield reply
+
+    def _search(self, text: str, previous: str | None) -> Retrieval:
+        """Retrieval for a message; a follow-up is searched glued to the question before it,
+        and also alone when it names a topic of its own: the glued form then serves only
+        when the message alone is too weak to answer (below the ``low`` cut)."""
+        glued = standalone(text, previous)
+        if glued != text and own_topic(text):
+            alone = self.retriever.query(text, k=self.config.k)
+            if self.policy.decide(alone).action not in ("dont_know", "handoff"):
+                return alone
+        return self.retriever.query(glued, k=self.config.k)
 
     # ------------------------------------------------------------------ paths
     def _respond(
@@ -224,7 +255,7 @@ class Bot:
                 citations=[_citation(1, top)],
             )
         if decision.action == "clarify":
-            session.failures += 1
+            # a question back is neither a failure nor an answer: the count is left as it is
             offered: dict[str, Hit] = {}
             for hit in hits[:3]:
                 offered.setdefault(_topic(hit).rstrip("?？!！. "), hit)
@@ -254,9 +285,25 @@ class Bot:
         text = self.messages.get(key, language)
         return Reply(text, "handoff", confidence, session.id, language)
 
+    def _chosen_product(
+        self, hit: Hit, decision: Decision, session: Session, language: str
+    ) -> Reply:
+        """A product picked from a clarifying question: its catalogue facts, no model."""
+        session.failures = 0
+        text = _excerpt(hit.text, self.config.excerpt_chars)
+        meta = {"extractive": True, "grounding": "quoted (chosen product)"}
+        return _composed(text, decision, session, language, [hit], [hit], meta)
+
     def _generate(
-        self, question: str, decision: Decision, session: Session, language: str
+        self,
+        question: str,
+        decision: Decision,
+        session: Session,
+        language: str,
+        *,
+        skip: int = 0,
     ) -> Iterator[str | Reply]:
+        """A composed answer; ``skip``: the latest turns left out of the prompt's history."""
         sources = [h for h in decision.hits if h.kind != "faq" or h is decision.hits[0]]
         session.failures = 0
         if not self.config.generation:
@@ -268,7 +315,8 @@ class Bot:
             reply = self._quoted(sources, decision, session, language, "language")
             yield reply.text
             return reply
-        history = [(t.role, t.text) for t in session.recent(self.config.history_turns)]
+        recent = session.recent(self.config.history_turns + skip)
+        history = [(t.role, t.text) for t in (recent[:-skip] if skip else recent)]
         try:
             builder = PromptBuilder(
                 self.generator,
