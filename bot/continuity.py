@@ -73,6 +73,7 @@ def stored_reply(session: Session, message_id: str) -> Reply | None:
             ],
             products=[ProductCard(**p) for p in answer.meta.get("products", [])],
             options=list(answer.meta.get("options", [])),
+            unattended=bool(answer.meta.get("unattended")),
             meta=meta,
         )
     return None

@@ -82,10 +82,13 @@ class Bot:
         sessions: SessionStore,
         config: BotConfig | None = None,
         store_name: str = "our store",
+        contact: str | None = None,
         generator: Generator | Callable[[], Generator] | None = None,
         redactor: Redactor | None = None,
     ) -> None:
         self.kb = kb
+        self.contact = contact  # store.contact: how to reach a person when none is here
+        self._contacts: dict[str, str] = {}
         self.sessions = sessions
         self.config = config or BotConfig()
         self.store_name = store_name
@@ -144,6 +147,7 @@ class Bot:
         if self._public is None:
             texts = [chunk.text for chunk in self.kb.index.chunks]
             texts += [t for table in self.messages.table.values() for t in table.values()]
+            texts += [self.contact] if self.contact else []
             self._public = frozenset(
                 text[m.start : m.end] for text in texts for m in self.redactor.find(text)
             )
@@ -273,17 +277,47 @@ class Bot:
                 session, language, "handoff_after_failures", confidence=decision.confidence
             )
         session.failures += 1
-        text = self.messages.get("dont_know", language)
+        key = "dont_know" if self.attended else "dont_know_no_agent"  # offer no one absent
+        text = self.messages.get(key, language)
         if decision.unknown_terms:
             terms = ", ".join(f"“{t}”" for t in decision.unknown_terms[:3])
             text = self.messages.get("unknown_terms", language, terms=terms) + " " + text
         return Reply(text, "dont_know", decision.confidence, session.id, language)
 
+    @property
+    def attended(self) -> bool:
+        """Whether a person can take a conversation the bot hands over."""
+        return self.config.handoff.target != "none"
+
     def _handoff(self, session: Session, language: str, key: str, *, confidence: float) -> Reply:
-        session.state = "handoff"
         session.failures = 0
+        if not self.attended:
+            # nobody to hand over to: say so, say how to reach the store, keep answering
+            key = "no_agent" if key == "handoff" else "no_agent_after_failures"
+            text = self.messages.get(key, language, contact=self.contact_route(language))
+            return Reply(text, "handoff", confidence, session.id, language, unattended=True)
+        session.state = "handoff"
         text = self.messages.get(key, language)
         return Reply(text, "handoff", confidence, session.id, language)
+
+    def contact_route(self, language: str) -> str:
+        """How a customer reaches a person: ``store.contact``, else the contact details in
+        the store's knowledge (the entry that answers "how can I contact customer service"
+        and holds an e-mail address or phone number), else a generic text. Found once per
+        language."""
+        if language not in self._contacts:
+            route = self.contact or self._contact_in_knowledge(language)
+            route = route or self.messages.get("contact_unknown", language)
+            self._contacts[language] = route if route[-1:] in ".!?。！？" else route + "."
+        return self._contacts[language]
+
+    def _contact_in_knowledge(self, language: str) -> str | None:
+        found = self.retriever.query(self.messages.get("contact_query", language), k=1)
+        decision = self.policy.decide(found)
+        if decision.action not in ("answer_faq", "generate") or not decision.hits:
+            return None
+        text = decision.hits[0].text
+        return _excerpt(text, self.config.excerpt_chars) if self.redactor.find(text) else None
 
     def _chosen_product(
         self, hit: Hit, decision: Decision, session: Session, language: str
@@ -437,7 +471,8 @@ class Bot:
                     meta=(
                         {"products": [asdict(p) for p in reply.products]} if reply.products else {}
                     )
-                    | ({"options": list(reply.options)} if reply.options else {}),
+                    | ({"options": list(reply.options)} if reply.options else {})
+                    | ({"unattended": True} if reply.unattended else {}),
                 )
             )
         self.sessions.append(session, *turns)

@@ -416,3 +416,55 @@ def test_a_page_section_chosen_is_answered_without_the_clarifying_question(bot, 
     (messages,) = generator.history
     assert messages[-1].content == "<question>how much does a return label cost</question>"
     assert not any("Do you mean" in m.content for m in messages)  # nothing to echo
+
+
+@pytest.fixture
+def unattended(demo_kb, generator):
+    """The demo store with nobody to hand over to (``bot.handoff.target: none``)."""
+    config = BotConfig(handoff={"target": "none"})
+    return Bot(demo_kb, sessions=MemorySessionStore(), config=config, generator=generator)
+
+
+def test_a_handoff_nobody_can_take_says_so_and_the_bot_keeps_answering(unattended, demo_kb):
+    reply = ask(unattended, "I want to talk to a human", session="n")
+    assert reply.action == "handoff" and reply.unattended and not reply.silent
+    assert "no one from our team" in reply.text
+    # the route comes from the store's own contact entry, and is stored unredacted
+    assert "help@kestrelridge.example" in reply.text and "+1 303-555-0142" in reply.text
+    assert faq_answer(demo_kb, "faq:contact-hours") in reply.text
+    session = unattended.sessions.get("n")
+    assert session.state == "bot" and "help@kestrelridge.example" in session.turns[1].text
+    assert session.turns[1].meta["unattended"] is True
+    after = ask(unattended, "How long does delivery take?", session="n")
+    assert after.action == "answer_faq" and not after.silent
+    zh = ask(unattended, "转人工", session="nz")
+    assert (
+        zh.unattended and "没有客服人员" in zh.text and "zh-support@kestrelridge.example" in zh.text
+    )
+
+
+def test_repeated_failure_with_nobody_to_hand_over_to_gives_the_contact_route(unattended):
+    first = ask(unattended, "zxqv blorf", session="nf")
+    assert first.action == "dont_know" and "connect you" not in first.text  # no empty offer
+    second = ask(unattended, "qwerty zzzz", session="nf")
+    assert second.action == "handoff" and second.unattended
+    assert "couldn't help" in second.text and "help@kestrelridge.example" in second.text
+    assert unattended.sessions.get("nf").state == "bot"
+    assert ask(unattended, "How long does delivery take?", session="nf").action == "answer_faq"
+
+
+def test_the_configured_contact_route_comes_first(demo_kb, generator):
+    config = BotConfig(handoff={"target": "none"})
+    route = "email support@shop.example or call +1 555 0100"
+    bot = Bot(demo_kb, sessions=MemorySessionStore(), config=config, contact=route)
+    reply = ask(bot, "talk to a human", session="c")
+    assert f"To reach us: {route}. I'm still here" in reply.text
+    assert route in bot.sessions.get("c").turns[1].text  # the store's own: not redacted
+
+
+def test_a_store_without_contact_details_gets_an_honest_generic_route(fake_kb):
+    fake_kb.update()
+    config = BotConfig(handoff={"target": "none"})
+    bot = Bot(fake_kb, sessions=MemorySessionStore(), config=config)
+    reply = ask(bot, "talk to a human", session="g")
+    assert reply.unattended and "please use the contact details on our website." in reply.text
