@@ -1,4 +1,4 @@
-"""Typed configuration of the answer side: the generator section (more sections to come)."""
+"""Typed configuration of the answer side: how the bot answers, hands over, generates."""
 
 from __future__ import annotations
 
@@ -59,6 +59,19 @@ class SessionsConfig(StrictModel):
     max_turns: int | None = Field(default=None, gt=0, description="keep only the last N turns")
 
 
+class HandoffConfig(StrictModel):
+    """Who takes a conversation the bot hands over."""
+
+    target: Literal["none", "agent"] | None = Field(
+        default=None,
+        description="none: nobody can take a conversation here, so the bot says so, gives the "
+        "store's contact route (store.contact) and keeps answering; agent: a person replies "
+        "through the agent API (needs server.admin_token). Default: agent when "
+        "server.admin_token is set, otherwise none (a Bot built without a deployment "
+        "config assumes agent)",
+    )
+
+
 class BotConfig(StrictModel):
     """How the bot answers."""
 
@@ -82,5 +95,6 @@ class BotConfig(StrictModel):
         default_factory=dict,
         description="override canned texts per language, e.g. {zh: {handoff: ...}}",
     )
+    handoff: HandoffConfig = Field(default_factory=HandoffConfig)
     generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
     sessions: SessionsConfig = Field(default_factory=SessionsConfig)

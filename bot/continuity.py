@@ -44,9 +44,9 @@ def chosen_option(asked: Any, text: str, index: Any) -> tuple[Hit, str] | None:
 
 
 def _plain(text: str) -> str:
-    """Lower case, without punctuation or spaces at the ends: "The second one!" -> "the
-    second one"."""
-    return re.sub(r"^[\W_]+|[\W_]+$", "", text.casefold())
+    """Lower case, punctuation and spacing ignored: "The second one!" -> "the second one",
+    "Drizzle 2.5L Rain Jacket (Men’s)" -> "drizzle 2 5l rain jacket men s"."""
+    return " ".join(re.sub(r"[\W_]+", " ", text.casefold()).split())
 
 
 def stored_reply(session: Session, message_id: str) -> Reply | None:
@@ -73,6 +73,7 @@ def stored_reply(session: Session, message_id: str) -> Reply | None:
             ],
             products=[ProductCard(**p) for p in answer.meta.get("products", [])],
             options=list(answer.meta.get("options", [])),
+            unattended=bool(answer.meta.get("unattended")),
             meta=meta,
         )
     return None

@@ -36,7 +36,7 @@ from bot.prompts import PromptBuilder
 from bot.sessions import Session, SessionStore, Turn
 from bot.types import Citation, IncomingMessage, ProductCard, Reply
 from knowledge.kb import KnowledgeBase
-from knowledge.retriever import Hit
+from knowledge.retriever import Hit, Retrieval
 from knowledge.text import detect_language, tokenize
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,13 @@ FOLLOW_UP = re.compile(
     re.IGNORECASE,
 )
 CITATION = re.compile(r"\[(\d{1,2})\]")
+#: words that ask rather than name a topic: "and how much is it?" brings no topic of its own
+ASKING = frozenset(
+    tokenize("what how much many long when where which who why one ones it's also else")
+)
+#: content words a follow-up needs to be searched on its own as well ("and can I return it
+#: if it doesn't fit?"), rather than only glued to the question before it ("and to Canada?")
+OWN_TOPIC_WORDS = 2
 
 
 def standalone(text: str, previous: str | None) -> str:
@@ -56,6 +63,13 @@ def standalone(text: str, previous: str | None) -> str:
     if FOLLOW_UP.search(text) or len(tokenize(text)) <= 1:
         return f"{previous} {text}"
     return text
+
+
+def own_topic(text: str) -> bool:
+    """Whether a follow-up names a topic of its own: at least ``OWN_TOPIC_WORDS`` content
+    words besides question words (Latin script only: Chinese follow-ups are glued)."""
+    words = {t for t in tokenize(FOLLOW_UP.sub(" ", text)) if t.isascii() and t not in ASKING}
+    return len(words) >= OWN_TOPIC_WORDS
 
 
 class Bot:
@@ -68,10 +82,13 @@ class Bot:
         sessions: SessionStore,
         config: BotConfig | None = None,
         store_name: str = "our store",
+        contact: str | None = None,
         generator: Generator | Callable[[], Generator] | None = None,
         redactor: Redactor | None = None,
     ) -> None:
         self.kb = kb
+        self.contact = contact  # store.contact: how to reach a person when none is here
+        self._contacts: dict[str, str] = {}
         self.sessions = sessions
         self.config = config or BotConfig()
         self.store_name = store_name
@@ -135,6 +152,7 @@ class Bot:
         if self._public is None:
             texts = [chunk.text for chunk in self.kb.index.chunks]
             texts += [t for table in self.messages.table.values() for t in table.values()]
+            texts += [self.contact] if self.contact else []
             self._public = frozenset(
                 text[m.start : m.end] for text in texts for m in self.redactor.find(text)
             )
@@ -201,16 +219,33 @@ class Bot:
             decision = Decision(action, confidence, [hit], [], "chosen from the options offered")
             text = question  # what the generated answer must answer
         else:
-            found = self.retriever.query(standalone(text, previous), k=self.config.k)
+            found = self._search(text, previous)
             decision = self.policy.decide(found, failures=session.failures)
-        if decision.action == "generate":
-            reply = yield from self._generate(text, decision, session, language)
+        if chosen is not None and chosen[0].kind == "product":
+            reply = self._chosen_product(chosen[0], decision, session, language)
+            yield reply.text
+        elif decision.action == "generate":
+            # a chosen topic answers the question asked before the clarifying one: those two
+            # turns leave the prompt's history, or a small model repeats the clarifying question
+            skip = 2 if chosen is not None else 0
+            reply = yield from self._generate(text, decision, session, language, skip=skip)
         else:
             reply = self._respond(decision, session, language, text)
             yield reply.text
         reply.meta["reason"] = decision.reason
         self._finish(session, user_turn, reply, started)
         yield reply
+
+    def _search(self, text: str, previous: str | None) -> Retrieval:
+        """Retrieval for a message; a follow-up is searched glued to the question before it,
+        and also alone when it names a topic of its own: the glued form then serves only
+        when the message alone is too weak to answer (below the ``low`` cut)."""
+        glued = standalone(text, previous)
+        if glued != text and own_topic(text):
+            alone = self.retriever.query(text, k=self.config.k)
+            if self.policy.decide(alone).action not in ("dont_know", "handoff"):
+                return alone
+        return self.retriever.query(glued, k=self.config.k)
 
     # ------------------------------------------------------------------ paths
     def _respond(
@@ -229,7 +264,7 @@ class Bot:
                 citations=[_citation(1, top)],
             )
         if decision.action == "clarify":
-            session.failures += 1
+            # a question back is neither a failure nor an answer: the count is left as it is
             offered: dict[str, Hit] = {}
             for hit in hits[:3]:
                 offered.setdefault(_topic(hit).rstrip("?？!！. "), hit)
@@ -247,21 +282,67 @@ class Bot:
                 session, language, "handoff_after_failures", confidence=decision.confidence
             )
         session.failures += 1
-        text = self.messages.get("dont_know", language)
+        key = "dont_know" if self.attended else "dont_know_no_agent"  # offer no one absent
+        text = self.messages.get(key, language)
         if decision.unknown_terms:
             terms = ", ".join(f"“{t}”" for t in decision.unknown_terms[:3])
             text = self.messages.get("unknown_terms", language, terms=terms) + " " + text
         return Reply(text, "dont_know", decision.confidence, session.id, language)
 
+    @property
+    def attended(self) -> bool:
+        """Whether a person can take a conversation the bot hands over."""
+        return self.config.handoff.target != "none"
+
     def _handoff(self, session: Session, language: str, key: str, *, confidence: float) -> Reply:
-        session.state = "handoff"
         session.failures = 0
+        if not self.attended:
+            # nobody to hand over to: say so, say how to reach the store, keep answering
+            key = "no_agent" if key == "handoff" else "no_agent_after_failures"
+            text = self.messages.get(key, language, contact=self.contact_route(language))
+            return Reply(text, "handoff", confidence, session.id, language, unattended=True)
+        session.state = "handoff"
         text = self.messages.get(key, language)
         return Reply(text, "handoff", confidence, session.id, language)
 
+    def contact_route(self, language: str) -> str:
+        """How a customer reaches a person: ``store.contact``, else the contact details in
+        the store's knowledge (the entry that answers "how can I contact customer service"
+        and holds an e-mail address or phone number), else a generic text. Found once per
+        language."""
+        if language not in self._contacts:
+            route = self.contact or self._contact_in_knowledge(language)
+            route = route or self.messages.get("contact_unknown", language)
+            self._contacts[language] = route if route[-1:] in ".!?。！？" else route + "."
+        return self._contacts[language]
+
+    def _contact_in_knowledge(self, language: str) -> str | None:
+        found = self.retriever.query(self.messages.get("contact_query", language), k=1)
+        decision = self.policy.decide(found)
+        if decision.action not in ("answer_faq", "generate") or not decision.hits:
+            return None
+        text = decision.hits[0].text
+        return _excerpt(text, self.config.excerpt_chars) if self.redactor.find(text) else None
+
+    def _chosen_product(
+        self, hit: Hit, decision: Decision, session: Session, language: str
+    ) -> Reply:
+        """A product picked from a clarifying question: its catalogue facts, no model."""
+        session.failures = 0
+        text = _excerpt(hit.text, self.config.excerpt_chars)
+        meta = {"extractive": True, "grounding": "quoted (chosen product)"}
+        return _composed(text, decision, session, language, [hit], [hit], meta)
+
     def _generate(
-        self, question: str, decision: Decision, session: Session, language: str
+        self,
+        question: str,
+        decision: Decision,
+        session: Session,
+        language: str,
+        *,
+        skip: int = 0,
     ) -> Iterator[str | Reply]:
+        """A composed answer; ``skip``: the latest turns left out of the prompt's history."""
         sources = [h for h in decision.hits if h.kind != "faq" or h is decision.hits[0]]
         session.failures = 0
         if not self.config.generation:
@@ -273,7 +354,8 @@ class Bot:
             reply = self._quoted(sources, decision, session, language, "language")
             yield reply.text
             return reply
-        history = [(t.role, t.text) for t in session.recent(self.config.history_turns)]
+        recent = session.recent(self.config.history_turns + skip)
+        history = [(t.role, t.text) for t in (recent[:-skip] if skip else recent)]
         try:
             builder = PromptBuilder(
                 self.generator,
@@ -394,7 +476,8 @@ class Bot:
                     meta=(
                         {"products": [asdict(p) for p in reply.products]} if reply.products else {}
                     )
-                    | ({"options": list(reply.options)} if reply.options else {}),
+                    | ({"options": list(reply.options)} if reply.options else {})
+                    | ({"unattended": True} if reply.unattended else {}),
                 )
             )
         self.sessions.append(session, *turns)

@@ -19,9 +19,11 @@ it reaches the customer:
 - it must not negate what its closest source sentence says or the other way round
   (embeddings barely see "not"; a negation mismatch is the commonest way a small model
   contradicts its source).
-A sentence that says yes to one thing and no to another is judged by its clause closest to
-the claim, so "accepted for standard shipping only" is supported by "accepted for standard
-shipping only, not for express shipping". The
+A sentence that says yes to one case and no to another ("PO boxes are accepted for standard
+shipping only, not for express shipping") supports a yes about its yes case and a no about
+its no case: a claim leans to the side whose distinctive words it shares, so "accepted for
+standard shipping only" and "not accepted for express" pass, and "We do not ship to PO
+boxes" (a no that names no case, about what the sentence accepts for one) fails. The
 first unsupported sentence ends the answer; when no sentence survives, the answer is the
 source sentences closest to the question, quoted (with the list a quoted sentence introduces).
 """
@@ -48,6 +50,20 @@ NEGATION = re.compile(
     re.IGNORECASE,
 )
 CLAUSE_BREAK = re.compile(r"\s*[,;:，；：]\s*|\s+(?:but|however|whereas|while)\s+", re.I)
+#: a clause that states a condition of the next one rather than a claim of its own
+SUBORDINATE = re.compile(
+    r"^(?:if|when|whenever|once|unless|after|before|because|since|until|although|though|as)\b",
+    re.I,
+)
+PREPOSITION = re.compile(
+    r"\b(for|to|on|in|at|with|from|by|within|via|over|under|after|before|during|outside)\b",
+    re.I,
+)
+#: a clause without a head of its own: "not for express shipping", "never on weekends"
+FRAGMENT = re.compile(
+    r"^(?:and\s+|or\s+|but\s+)?(?:not|never|no|only|just)\s+(?:even\s+)?" + PREPOSITION.pattern,
+    re.I,
+)
 MIN_WORDS = 4  # shorter sentences ("Yes." "Sure!") carry no claim to check
 VERDICT = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
 LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
@@ -63,6 +79,68 @@ def clauses(sentence: str) -> list[str]:
     if len(parts) < 2:
         return []
     return [p for p in parts if len(p.split()) >= 2]
+
+
+@dataclass
+class Clause:
+    """A clause that makes a claim of its own: its text (a fragment with the head it
+    borrows), whether it says no, and its content words."""
+
+    text: str
+    negated: bool
+    words: set[str]
+
+
+def polar_clauses(sentence: str) -> list[Clause]:
+    """The clauses of ``sentence`` that make a claim of their own. A condition ("if you
+    choose express", "once it has shipped") joins the clause it conditions; a fragment
+    ("..., not for express shipping") borrows the head of the clause before it ("PO boxes
+    are accepted"), so both clauses speak of the same thing."""
+    parts = [p.strip() for p in CLAUSE_BREAK.split(sentence) if p and p.strip()]
+    merged: list[str] = []
+    for part in parts:
+        if merged and SUBORDINATE.match(merged[-1]) and not FRAGMENT.match(part):
+            merged[-1] = f"{merged[-1]} {part}"
+        else:
+            merged.append(part)
+    if len(merged) > 1 and SUBORDINATE.match(merged[-1]):
+        merged[-2:] = [f"{merged[-2]} {merged[-1]}"]
+    polar: list[Clause] = []
+    for i, part in enumerate(merged):
+        text = part
+        fragment = FRAGMENT.match(part)
+        if fragment and i:
+            previous = merged[i - 1]
+            at = re.search(rf"\b{fragment.group(1)}\b", previous, re.I)
+            at = at or PREPOSITION.search(previous)
+            text = f"{previous[: at.start()] if at else previous} {part}"
+        polar.append(Clause(text, bool(NEGATION.search(part)), _content(text)))
+    return polar
+
+
+def leanings(claim: str, sentence: str) -> list[bool | None] | None:
+    """For each clause of ``claim``: whether it agrees with ``sentence`` (None: undecided),
+    where that sentence says yes to one case and no to another; None when it does not.
+
+    A clause of the claim leans to the side of the sentence (its yes clauses or its no
+    clauses) whose distinctive words it shares more of, and must have that side's polarity.
+    A no that names no case at all ("We do not ship to PO boxes") denies what the sentence
+    accepts for some case: it disagrees; a yes that names none is true of that case.
+    """
+    source = polar_clauses(sentence)
+    if len({c.negated for c in source}) < 2:
+        return None
+    no = set().union(*(c.words for c in source if c.negated))
+    yes = set().union(*(c.words for c in source if not c.negated))
+    no, yes = no - yes, yes - no
+    verdicts: list[bool | None] = []
+    for clause in polar_clauses(claim):
+        leans_no, leans_yes = len(clause.words & no), len(clause.words & yes)
+        if leans_no == leans_yes:
+            verdicts.append(not clause.negated if not leans_no else None)
+        else:
+            verdicts.append(clause.negated == (leans_no > leans_yes))
+    return verdicts
 
 
 def split_sentences(text: str) -> list[str]:
@@ -218,15 +296,24 @@ class GroundingChecker:
             if bool(NEGATION.search(intro)) != bool(NEGATION.search(sources.texts[listed])):
                 return False
             negated = negated != bool(NEGATION.search(intro))
-        if negated == sources.negated(best):
-            return True
-        # a sentence that says yes to one thing and no to another: the claim must agree
-        # with the clause of that sentence it is closest to
-        # (embedded only here: a negation mismatch is rare)
         sentence = sources.texts[best]
-        if not clauses(sentence):
-            return False
-        return negated == sources.negated(best, self._closest_clause(sentence, query))
+        verdicts = None
+        if intro is None and not (sources.intro and sources.intro[best] is not None):
+            verdicts = leanings(claim, sentence)
+        if verdicts is None:
+            return negated == sources.negated(best)
+        # a sentence that says yes to one case and no to another: the claim's no must be
+        # about the case the source denies ("not for express"), its yes about the other; a
+        # clause the words leave undecided agrees with the source clause it is closest to
+        # (embedded only here: such sentences are few)
+        if None in verdicts:
+            source = polar_clauses(sentence)
+            vectors = self.embedder.embed_documents([c.text for c in source])
+            for n, clause in enumerate(polar_clauses(claim)):
+                if verdicts[n] is None:
+                    near = vectors @ self.embedder.embed_query(clause.text)
+                    verdicts[n] = clause.negated == source[int(np.argmax(near))].negated
+        return all(verdicts)
 
     def _closest_clause(self, sentence: str, query: np.ndarray) -> str:
         """The clause of ``sentence`` closest to ``query`` (the sentence when it has one)."""

@@ -18,6 +18,21 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
             "I'm sorry, I don't have information about that. Could you rephrase your question, "
             "or would you like me to connect you with a member of our team?"
         ),
+        "dont_know_no_agent": (
+            "I'm sorry, I don't have information about that. Could you rephrase your question?"
+        ),
+        # a handoff nobody can take (bot.handoff.target: none): say so and how to reach us
+        "no_agent": (
+            "I'm sorry, there's no one from our team in this chat, so I can't pass you to a "
+            "person here. To reach us: {contact} I'm still here if you have another question."
+        ),
+        "no_agent_after_failures": (
+            "I'm sorry I couldn't help with that, and there's no one from our team in this "
+            "chat to take over. To reach us: {contact} I'm still here if you have another "
+            "question."
+        ),
+        "contact_unknown": "please use the contact details on our website.",
+        "contact_query": "how can I contact customer service",
         "unknown_terms": "I couldn't find anything about {terms} in our store information.",
         "clarify": "Do you mean: {options}?",
         "clarify_joiner": " or ",
@@ -29,6 +44,17 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
         "dont_know": (
             "抱歉，我暂时没有这方面的信息。您可以换个说法再问一次，或者需要为您转接人工客服吗？"
         ),
+        "dont_know_no_agent": "抱歉，我暂时没有这方面的信息。您可以换个说法再问一次。",
+        "no_agent": (
+            "抱歉，这个对话里目前没有客服人员，我无法为您转接人工。联系我们：{contact}"
+            "如果还有其他问题，可以继续问我。"
+        ),
+        "no_agent_after_failures": (
+            "抱歉没能解决您的问题，这个对话里目前也没有客服人员可以接手。联系我们：{contact}"
+            "如果还有其他问题，可以继续问我。"
+        ),
+        "contact_unknown": "请通过我们网站上的联系方式与我们联系。",
+        "contact_query": "怎么联系客服",
         "unknown_terms": "抱歉，在我们的店铺信息中没有找到关于{terms}的内容。",
         "clarify": "请问您是想了解：{options}？",
         "clarify_joiner": "，还是",

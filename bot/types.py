@@ -47,7 +47,7 @@ class Reply:
     """What the bot says (``text`` may be empty when a human has the conversation).
 
     ``action`` says which path produced it; every channel renders ``handoff`` as a notice
-    that a person will take over.
+    that a person will take over, unless it is ``unattended``.
     """
 
     text: str
@@ -61,6 +61,9 @@ class Reply:
     #: second", "是第一个") answers it
     options: list[str] = field(default_factory=list)
     silent: bool = False  # the conversation is with a human: the channel sends nothing
+    #: a ``handoff`` nobody can take (``bot.handoff.target: none``): the text says so and
+    #: how to reach the store, and the bot goes on answering (channels show no "joined")
+    unattended: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:

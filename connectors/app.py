@@ -47,6 +47,7 @@ def build_bot(
         sessions=sessions or build_sessions(config),
         config=bot_config,
         store_name=config.store.name,
+        contact=config.store.contact,
     )
 
 

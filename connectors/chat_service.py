@@ -181,6 +181,7 @@ def history(session: Session) -> dict[str, Any]:
                 "citations": turn.citations,
                 "products": turn.meta.get("products", []),
                 "options": turn.meta.get("options", []),
+                "unattended": bool(turn.meta.get("unattended")),  # a handoff nobody took
             }
             for turn in session.turns
             if turn.role != "system"

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from bot.config import BotConfig
 from knowledge.config import (
@@ -18,6 +18,7 @@ from knowledge.config import (
     load_yaml_model,
     resolve_path,
 )
+from knowledge.errors import ConfigError
 
 DEFAULT_CONFIG = "config.yaml"
 #: The built-in defaults (no config file) read the same environment variables as the
@@ -34,6 +35,12 @@ class StoreConfig(StrictModel):
 
     name: str = "Kestrel Ridge Outfitters (demo)"
     languages: list[str] = Field(default_factory=lambda: ["en", "zh"])
+    contact: str | None = Field(
+        default=None,
+        description="how customers reach a person when the bot cannot hand over, e.g. "
+        '"email support@your-shop.example or call +1 555 0100"; default: the contact '
+        "details in the store's knowledge (its contact FAQ entry), else a generic text",
+    )
 
 
 class RateLimitConfig(StrictModel):
@@ -98,6 +105,19 @@ class ShopbotConfig(StrictModel):
     #: folder of the config file; relative paths in the file are resolved against it
     base_dir: Path = Field(default=Path("."), exclude=True)
 
+    @property
+    def agents(self) -> bool:
+        """Whether the agent API is on (``server.admin_token`` set and not empty)."""
+        token = self.server.admin_token
+        return bool(token and token.get_secret_value())
+
+    @model_validator(mode="after")
+    def _handoff_target(self) -> ShopbotConfig:
+        """``bot.handoff.target`` defaults to agent exactly when the agent API is on."""
+        if self.bot.handoff.target is None:
+            self.bot.handoff.target = "agent" if self.agents else "none"
+        return self
+
     def path(self, value: str) -> Path:
         return resolve_path(value, self.base_dir)
 
@@ -127,7 +147,13 @@ def load_config(
     if not explicit and not path.exists():
         config = load_yaml_model(None, ShopbotConfig, environ=environ, text=BUILTIN_CONFIG)
         config.base_dir = Path.cwd()
-        return config
-    config = load_yaml_model(path, ShopbotConfig, environ=environ)
-    config.base_dir = path.resolve().parent
+    else:
+        config = load_yaml_model(path, ShopbotConfig, environ=environ)
+        config.base_dir = path.resolve().parent
+    if config.bot.handoff.target == "agent" and not config.agents:
+        raise ConfigError(
+            f"{path}: bot.handoff.target is agent but server.admin_token is unset, so no agent "
+            "could reply: set server.admin_token (e.g. ${SHOPBOT_ADMIN_TOKEN}), or set "
+            "bot.handoff.target: none"
+        )
     return config

@@ -40,7 +40,7 @@ def reply_payload(reply: Reply) -> dict[str, Any]:
     data = reply.to_json()
     meta = data.pop("meta", {}) or {}
     data.pop("session_id", None)
-    data["handoff"] = reply.action == "handoff"
+    data["handoff"] = reply.action == "handoff" and not reply.unattended  # a person takes over
     if "latency_ms" in meta:
         data["latency_ms"] = meta["latency_ms"]
     return data

@@ -822,7 +822,7 @@
       addMessage("agent", m.text);
       state.agentSeen += 1;
     } else if (m.role === "assistant") {
-      if (m.action === "handoff") handoffNotice(m.text);
+      if (m.action === "handoff" && !m.unattended) handoffNotice(m.text);
       else finishBotMessage(addMessage("assistant", ""), m);
     }
   }
@@ -1118,7 +1118,8 @@
   function showReply(reply, view) {
     hideTyping();
     var silent = !!reply.silent;
-    var handoff = reply.action === "handoff" || reply.handoff === true;
+    // an unattended handoff (nobody can take over) is an answer: no notice, no "joined"
+    var handoff = (reply.action === "handoff" && !reply.unattended) || reply.handoff === true;
     state.known += silent ? 1 : 2;
     if (silent || handoff) {
       if (view.node && view.node.parentNode) view.node.parentNode.removeChild(view.node);

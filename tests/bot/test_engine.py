@@ -3,7 +3,7 @@
 import pytest
 
 from bot.config import BotConfig
-from bot.engine import Bot, standalone
+from bot.engine import Bot, own_topic, standalone
 from bot.generators.fake import FakeGenerator
 from bot.prompts import PromptBuilder
 from bot.sessions import MemorySessionStore, SQLiteSessionStore
@@ -110,6 +110,13 @@ def test_repeated_failure_hands_off(bot):
     assert bot.sessions.get("f").state == "handoff"
 
 
+def test_a_clarifying_question_is_not_a_failure(bot):
+    assert ask(bot, "How long does delivery take?", session="cf").action == "answer_faq"
+    assert ask(bot, "how much does a return label cost", session="cf").action == "clarify"
+    assert ask(bot, "zxqv blorf", session="cf").action == "dont_know"  # the first in a row
+    assert ask(bot, "qwerty zzzz", session="cf").action == "handoff"  # the second
+
+
 def test_a_good_answer_resets_the_failure_count(bot):
     ask(bot, "zxqv blorf", session="r")
     ask(bot, "How long does delivery take?", session="r")
@@ -124,6 +131,20 @@ def test_follow_ups_are_searched_with_the_previous_question():
     assert standalone("还有鞋子呢", "退货政策是什么") == "退货政策是什么 还有鞋子呢"
     assert standalone("How long does delivery take?", "hi") == "How long does delivery take?"
     assert standalone("and for shoes?", None) == "and for shoes?"
+
+
+def test_a_follow_up_with_a_topic_of_its_own_is_not_glued_to_the_previous_question(bot):
+    assert ask(bot, "how long does shipping take?", session="fu").citations[0].doc_id == (
+        "faq:delivery-times"
+    )
+    reply = ask(bot, "and can I return it if it doesn't fit?", session="fu")
+    about = " ".join([*reply.options, *(c.title for c in reply.citations)]).lower()
+    assert "return" in about and "delivery" not in about, reply
+    # a fragment still takes its topic from the question before it
+    ask(bot, "what is your return policy", session="fu2")
+    assert ask(bot, "and for shoes?", session="fu2").citations[0].doc_id == "faq:return-window"
+    assert own_topic("and can I return it if it doesn't fit?")
+    assert not own_topic("and to Canada?") and not own_topic("and how much is it?")
 
 
 def test_session_remembers_the_conversation(bot):
@@ -366,3 +387,84 @@ def test_a_clarifying_question_in_chinese_takes_an_ordinal(bot):
     picked = ask(bot, "第二个", session="clzh")
     assert picked.meta["reason"] == "chosen from the options offered"
     assert picked.citations and picked.citations[0].title.rstrip("?") in first.options[1]
+
+
+def test_a_product_chosen_from_a_clarifying_question_gets_its_facts(bot, generator):
+    first = ask(bot, "do you have a waterproof jacket under $150?", session="pick")
+    title = "Drizzle 2.5L Rain Jacket (Men's)"
+    assert first.action == "clarify" and title in first.options
+    picked = ask(bot, title, session="pick")  # what the widget's button sends
+    assert picked.meta["reason"] == "chosen from the options offered"
+    assert picked.text.splitlines()[0] == title  # the product, not the question again
+    assert "Price: 149.00 USD" in picked.text and "waterproof" in picked.text
+    assert [c.doc_id for c in picked.citations] == ["product:KR-JKT-006"]
+    assert [p.title for p in picked.products] == [title]
+    assert generator.history == []  # the catalogue's own facts: no model call
+    assert bot.sessions.get("pick").failures == 0
+    # typed by hand: case, spacing and a curly apostrophe do not matter
+    ask(bot, "do you have a waterproof jacket under $150?", session="pick2")
+    typed = ask(bot, "drizzle 2.5L rain jacket  (men’s)", session="pick2")
+    assert [c.doc_id for c in typed.citations] == ["product:KR-JKT-006"]
+
+
+def test_a_page_section_chosen_is_answered_without_the_clarifying_question(bot, generator):
+    first = ask(bot, "how much does a return label cost", session="pick3")
+    section = next(option for option in first.options if "›" in option)
+    generator.enqueue("Return shipping is free for exchanges [1].")
+    picked = ask(bot, section, session="pick3")
+    assert picked.meta["reason"] == "chosen from the options offered"
+    (messages,) = generator.history
+    assert messages[-1].content == "<question>how much does a return label cost</question>"
+    assert not any("Do you mean" in m.content for m in messages)  # nothing to echo
+
+
+@pytest.fixture
+def unattended(demo_kb, generator):
+    """The demo store with nobody to hand over to (``bot.handoff.target: none``)."""
+    config = BotConfig(handoff={"target": "none"})
+    return Bot(demo_kb, sessions=MemorySessionStore(), config=config, generator=generator)
+
+
+def test_a_handoff_nobody_can_take_says_so_and_the_bot_keeps_answering(unattended, demo_kb):
+    reply = ask(unattended, "I want to talk to a human", session="n")
+    assert reply.action == "handoff" and reply.unattended and not reply.silent
+    assert "no one from our team" in reply.text
+    # the route comes from the store's own contact entry, and is stored unredacted
+    assert "help@kestrelridge.example" in reply.text and "+1 303-555-0142" in reply.text
+    assert faq_answer(demo_kb, "faq:contact-hours") in reply.text
+    session = unattended.sessions.get("n")
+    assert session.state == "bot" and "help@kestrelridge.example" in session.turns[1].text
+    assert session.turns[1].meta["unattended"] is True
+    after = ask(unattended, "How long does delivery take?", session="n")
+    assert after.action == "answer_faq" and not after.silent
+    zh = ask(unattended, "转人工", session="nz")
+    assert (
+        zh.unattended and "没有客服人员" in zh.text and "zh-support@kestrelridge.example" in zh.text
+    )
+
+
+def test_repeated_failure_with_nobody_to_hand_over_to_gives_the_contact_route(unattended):
+    first = ask(unattended, "zxqv blorf", session="nf")
+    assert first.action == "dont_know" and "connect you" not in first.text  # no empty offer
+    second = ask(unattended, "qwerty zzzz", session="nf")
+    assert second.action == "handoff" and second.unattended
+    assert "couldn't help" in second.text and "help@kestrelridge.example" in second.text
+    assert unattended.sessions.get("nf").state == "bot"
+    assert ask(unattended, "How long does delivery take?", session="nf").action == "answer_faq"
+
+
+def test_the_configured_contact_route_comes_first(demo_kb, generator):
+    config = BotConfig(handoff={"target": "none"})
+    route = "email support@shop.example or call +1 555 0100"
+    bot = Bot(demo_kb, sessions=MemorySessionStore(), config=config, contact=route)
+    reply = ask(bot, "talk to a human", session="c")
+    assert f"To reach us: {route}. I'm still here" in reply.text
+    assert route in bot.sessions.get("c").turns[1].text  # the store's own: not redacted
+
+
+def test_a_store_without_contact_details_gets_an_honest_generic_route(fake_kb):
+    fake_kb.update()
+    config = BotConfig(handoff={"target": "none"})
+    bot = Bot(fake_kb, sessions=MemorySessionStore(), config=config)
+    reply = ask(bot, "talk to a human", session="g")
+    assert reply.unattended and "please use the contact details on our website." in reply.text

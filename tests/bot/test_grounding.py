@@ -67,6 +67,50 @@ def test_sentences_the_sources_do_not_support(checker, facts, sentence):
     assert not checker.supported(sentence, facts)
 
 
+# the tiny store's wording of the PO-box rule (issue 14: "We do not ship to PO boxes." passed)
+PO_BOXES = "PO boxes are accepted for standard USPS shipping only, never for express delivery."
+FREE = "Free shipping applies to standard shipping only; express shipping is never free."
+
+
+@pytest.mark.parametrize(
+    ("sentence", "supported"),
+    [
+        # a no that names no case denies what the source accepts for one case
+        ("We do not ship to PO boxes [1].", False),
+        ("PO boxes are not accepted [1].", False),
+        ("We can't deliver to a PO box.", False),
+        # a no about the case the source accepts, a yes about the case it refuses
+        ("PO boxes can't be used for standard USPS shipping [1].", False),
+        ("PO boxes are accepted for express delivery [1].", False),
+        # the same polarity on the same case
+        ("PO boxes are accepted for standard USPS shipping only [1].", True),
+        ("PO boxes are never accepted for express delivery [1].", True),
+        ("We don't ship PO box orders by express delivery [1].", True),
+        ("PO boxes are accepted for standard USPS shipping, but not for express delivery.", True),
+        # the same rule on another sentence of two polarities
+        ("Express shipping is never free [2].", True),
+        ("Free shipping applies to standard shipping only [2].", True),
+        ("Express shipping is free [2].", False),
+        ("Shipping is not free [2].", False),
+    ],
+)
+def test_a_no_must_deny_what_its_source_denies(checker, sentence, supported):
+    facts = checker.prepare([hit(PO_BOXES), hit(FREE, "page:free")])
+    assert checker.supported(sentence, facts) is supported
+
+
+def test_the_readme_example_is_caught_on_the_demo_store(checker, demo_kb):
+    """What the bundled model wrote above the demo store's shipping policy (issue 14)."""
+    page = next(c for c in demo_kb.index.chunks if "PO boxes are accepted" in c.text)
+    source = Hit(page.id, page.doc_id, page.text, page.metadata, 1.0)
+    facts = checker.prepare([source], question="do you ship to PO boxes")
+    assert not checker.supported("We do not ship to PO boxes.", facts)
+    assert checker.supported(
+        "PO boxes are accepted for US Postal Service standard shipping only [1].", facts
+    )
+    assert checker.supported("PO boxes are not accepted for express shipping [1].", facts)
+
+
 def test_clauses_split_long_sentences_only():
     assert clauses("Short and plain sentence here.") == []
     assert clauses("accepted for standard shipping only, not for express shipping") == [

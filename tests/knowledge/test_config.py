@@ -96,3 +96,15 @@ def test_no_file_reads_the_admin_token_and_data_folder_like_config_yaml(tmp_path
     assert load_config(environ={}).server.admin_token is None
     assert load_config(root / "config.yaml", environ={}).server.admin_token is None
     assert load_config(environ={}).knowledge.index_dir == ".shopbot/index"
+
+
+def test_the_handoff_target_follows_the_agent_api(tmp_path):
+    path = write(tmp_path, "server:\n  admin_token: ${TOKEN:-}\n")
+    assert load_config(path, environ={}).bot.handoff.target == "none"
+    assert load_config(path, environ={"TOKEN": "s3cret"}).bot.handoff.target == "agent"
+    path = write(tmp_path, "bot:\n  handoff:\n    target: agent\n")
+    with pytest.raises(ConfigError, match=r"set server\.admin_token"):
+        load_config(path, environ={})
+    path = write(tmp_path, "store:\n  contact: call us\nbot:\n  handoff:\n    target: none\n")
+    config = load_config(path, environ={"SHOPBOT__SERVER__ADMIN_TOKEN": "s3cret"})
+    assert config.bot.handoff.target == "none" and config.store.contact == "call us"
