@@ -273,9 +273,12 @@ def test_search_rejects_an_unknown_kind_with_a_suggestion(config_file):
 # ---------------------------------------------------------------- ask and chat conversations
 @pytest.fixture
 def quote_config(config_file: Path) -> Path:
-    """The tiny store, answers quoted (no generative model), conversations in SQLite."""
+    """The tiny store, answers quoted (no generative model), conversations in SQLite, and
+    agents behind the agent API (so a handoff silences the bot)."""
     config_file.write_text(
-        config_file.read_text(encoding="utf-8") + "bot: {generation: false}\n", encoding="utf-8"
+        config_file.read_text(encoding="utf-8")
+        + "bot: {generation: false}\nserver: {admin_token: test-token}\n",
+        encoding="utf-8",
     )
     return config_file
 
