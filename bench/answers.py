@@ -179,13 +179,9 @@ def run_set(name: str, entries, queries, config: ShopbotConfig, workdir: Path) -
 
 
 def embedder_line(bot: Bot) -> str:
-    embedder = bot.kb.embedder
-    describe = getattr(embedder, "describe", None)
-    if callable(describe):
-        return describe()
-    from knowledge.embedders.cpu import cpu_info
+    from knowledge.embedders import describe_embedder
 
-    return f"{embedder.backend} on {cpu_info().describe()}"
+    return describe_embedder(bot.kb.embedder)
 
 
 def fmt(value) -> str:

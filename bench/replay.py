@@ -95,11 +95,11 @@ def child(mode: str, source: Path, out: Path, limit: int) -> None:
 
         stats = replay(bot, source, out)
         seconds, turns = stats.seconds, stats.turns
-    print(
-        json.dumps(
-            {"turns": turns, "seconds": seconds, "after_load_mb": loaded, "peak_mb": peak_mb()}
-        )
-    )
+    from knowledge.embedders import describe_embedder
+
+    record = {"turns": turns, "seconds": seconds, "after_load_mb": loaded, "peak_mb": peak_mb()}
+    record["embedder"] = describe_embedder(bot.kb.embedder)
+    print(json.dumps(record))
 
 
 def run_child(mode: str, source: Path, out: Path, limit: int = 0) -> dict[str, float]:
@@ -137,6 +137,7 @@ def main() -> None:
         }
         print(f"transcripts: {sizes['big']} ({big.stat().st_size / 1e6:.1f} MB)", flush=True)
         bare = run_child("bare", big, folder / "unused", args.bare_turns)
+        print(f"embedder: {bare['embedder']}", flush=True)
         print(f"bare Bot.reply: {bare['turns'] / bare['seconds']:.1f} turns/s", flush=True)
         runs = {}
         for name, path in (("small", small), ("big", big)):

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from knowledge.config import EmbedderConfig, RetrievalConfig  # noqa: E402
 from knowledge.documents import Document  # noqa: E402
-from knowledge.embedders import Embedder, make_embedder  # noqa: E402
+from knowledge.embedders import Embedder, describe_embedder, make_embedder  # noqa: E402
 from knowledge.index import KnowledgeIndex, build_bm25  # noqa: E402
 from knowledge.retriever import HybridRetriever  # noqa: E402
 from knowledge.text import tokenize  # noqa: E402
@@ -248,7 +248,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         embedder = make_embedder(EmbedderConfig(backend=args.backend), cache_dir=workdir / "models")
-        print(f"embedder: {embedder.model_id} via {embedder.backend}; {os.cpu_count()} CPUs")
+        print(f"embedder: {describe_embedder(embedder)}; {os.cpu_count()} CPUs")
         report: dict = {"embedder": {"model": embedder.model_id, "backend": embedder.backend}}
         clinc = load_clinc(data)
         report["clinc150"] = run_dataset("CLINC150", *clinc, embedder, workdir)

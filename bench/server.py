@@ -69,6 +69,9 @@ def write_config(folder: Path) -> Path:
 
 def in_process(config: Path, asked: list[str], seconds: float) -> dict[str, float]:
     bot = build_bot(load_config(config))
+    from knowledge.embedders import describe_embedder
+
+    print(f"embedder: {describe_embedder(bot.kb.embedder)}", flush=True)
     for text in asked[:20]:  # warm up
         bot.reply(IncomingMessage(text, session_id="warm", channel="web"))
     latencies: list[float] = []

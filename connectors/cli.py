@@ -171,6 +171,9 @@ def index(
             f" from {confidence.get('stats', {}).get('samples', 0)} questions",
             highlight=False,
         )
+    from knowledge.embedders import describe_embedder
+
+    console.print(f"  embedder: {describe_embedder(kb.embedder)}", highlight=False)
 
 
 @app.command()

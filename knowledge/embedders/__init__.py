@@ -9,7 +9,7 @@ from knowledge.config import EmbedderConfig
 from knowledge.embedders.base import Embedder
 from knowledge.embedders.fake import FakeEmbedder
 
-__all__ = ["Embedder", "FakeEmbedder", "make_embedder"]
+__all__ = ["Embedder", "FakeEmbedder", "describe_embedder", "make_embedder"]
 
 log = logging.getLogger(__name__)
 
@@ -39,3 +39,14 @@ def make_embedder(config: EmbedderConfig, *, cache_dir: Path) -> Embedder:
         from knowledge.embedders.sentence_transformer import SentenceTransformerEmbedder
 
         return SentenceTransformerEmbedder(config.model, device=config.device)
+
+
+def describe_embedder(embedder: Embedder) -> str:
+    """Model, backend (with the int8 recipe and its agreement) and CPU in one line, for
+    logs and benchmarks: which kernels actually produced a figure."""
+    from knowledge.embedders.cpu import cpu_info
+
+    describe = getattr(embedder, "describe", None)
+    if callable(describe):
+        return f"{embedder.model_id} via {describe()}"
+    return f"{embedder.model_id} via {embedder.backend} on {cpu_info().describe()}"
