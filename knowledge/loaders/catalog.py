@@ -13,7 +13,7 @@ from typing import Any
 from knowledge.documents import Document
 from knowledge.errors import LoadError
 from knowledge.loaders.common import iter_files, line_of, load_records, read_text
-from knowledge.loaders.csvfile import RowShape, check_runaway_quote, read_rows
+from knowledge.loaders.csvfile import RowShape, check_runaway_quote, fit_row, read_rows
 
 CATALOG_SUFFIXES = (".csv", ".json", ".yaml", ".yml")
 COLUMNS = (
@@ -90,15 +90,7 @@ def _csv_rows(path: Path, text: str) -> list[tuple[dict[str, str], int]]:
         if not any(cell.strip() for cell in row):
             continue
         check_runaway_quote(path, row, line, shape, skus)
-        if len(row) < len(header):  # trailing empty cells left out: pad them
-            row = row + [""] * (len(header) - len(row))
-        if len(row) > len(header):
-            raise LoadError(
-                path,
-                f"expected {len(header)} fields, found {len(row)}: quote values that "
-                'contain commas with double quotes ("...")',
-                line=line,
-            )
+        row = fit_row(path, row, len(header), line)
         record = dict(zip(header, (c.strip() for c in row), strict=True))
         skus.add(record["sku"])
         rows.append((record, line))

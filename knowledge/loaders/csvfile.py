@@ -124,3 +124,18 @@ def _open_quote_at_end(text: str) -> int | None:
         if ch == "\n":
             line += 1
     return opened if state == "quoted" else None
+
+
+def fit_row(path: Path, row: list[str], width: int, line: int) -> list[str]:
+    """The row padded to the header's ``width`` (trailing empty cells are often left out);
+    a row with more fields than the header is an unquoted comma, reported with its line."""
+    if len(row) < width:
+        return row + [""] * (width - len(row))
+    if len(row) > width:
+        raise LoadError(
+            path,
+            f"expected {width} fields, found {len(row)}: quote values that "
+            'contain commas with double quotes ("...")',
+            line=line,
+        )
+    return row

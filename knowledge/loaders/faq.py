@@ -13,7 +13,7 @@ from typing import Any
 from knowledge.documents import Document
 from knowledge.errors import LoadError
 from knowledge.loaders.common import iter_files, line_of, load_records, read_text, slug
-from knowledge.loaders.csvfile import RowShape, check_runaway_quote, read_rows
+from knowledge.loaders.csvfile import RowShape, check_runaway_quote, fit_row, read_rows
 from knowledge.text import detect_language
 
 FAQ_SUFFIXES = (".csv", ".json", ".yaml", ".yml", ".md", ".markdown")
@@ -131,15 +131,7 @@ def _parse_csv(path: Path, text: str) -> list[_Entry]:
             continue
         if len(row) > index["id"]:
             check_runaway_quote(path, row, line, shape, entries.keys() | {row[index["id"]]})
-        if len(row) < len(columns):  # trailing empty cells left out: pad them
-            row = row + [""] * (len(columns) - len(row))
-        if len(row) > len(columns):
-            raise LoadError(
-                path,
-                f"expected {len(columns)} fields, found {len(row)}: quote values that "
-                'contain commas with double quotes ("...")',
-                line=line,
-            )
+        row = fit_row(path, row, len(columns), line)
         cell = {name: row[i].strip() for name, i in index.items()}
         if not cell["id"]:
             raise LoadError(path, "empty id: every row needs the id of its entry", line=line)

@@ -46,6 +46,22 @@ def chromium_page(**context: Any) -> Iterator[tuple[Any, list[str]]]:
             browser.close()
 
 
+def launched_browser() -> Iterator[Any]:
+    """One Chromium for a module's tests (``yield from`` it in a module-scoped fixture); a
+    browser that does not start skips them: a broken install is not a widget failure."""
+    from playwright import sync_api
+
+    playwright = sync_api.sync_playwright().start()
+    try:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    except Exception as exc:
+        playwright.stop()
+        pytest.skip(f"Chromium does not start: {exc}")
+    yield chromium
+    chromium.close()
+    playwright.stop()
+
+
 def artifact(name: str) -> Path:
     """Where a test saves a screenshot (tests/artifacts/, kept by CI, ignored by git)."""
     ARTIFACTS.mkdir(exist_ok=True)

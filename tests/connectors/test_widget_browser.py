@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.connectors.browser import ARGS, CHROMIUM, artifact
+from tests.connectors.browser import CHROMIUM, artifact, launched_browser
 from tests.connectors.conftest import faq_entry
 
 if not Path(CHROMIUM).exists():
@@ -39,15 +39,7 @@ _, QUESTION, ANSWER = faq_entry(FAQ_ID)
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    playwright = sync_api.sync_playwright().start()
-    try:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-    except Exception as exc:  # a broken browser install is not a widget failure
-        playwright.stop()
-        pytest.skip(f"Chromium does not start: {exc}")
-    yield chromium
-    chromium.close()
-    playwright.stop()
+    yield from launched_browser()
 
 
 @dataclass

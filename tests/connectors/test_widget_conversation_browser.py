@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.generators.fake import FakeGenerator
-from tests.connectors.browser import ARGS, CHROMIUM, artifact
+from tests.connectors.browser import CHROMIUM, artifact, launched_browser
 from tests.connectors.conftest import faq_entry, make_bot, make_server_config, serving
 
 if not Path(CHROMIUM).exists():
@@ -27,15 +27,7 @@ MEN = "Drizzle 2.5L Rain Jacket (Men's)"
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    playwright = sync_api.sync_playwright().start()
-    try:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-    except Exception as exc:  # a broken browser install is not a widget failure
-        playwright.stop()
-        pytest.skip(f"Chromium does not start: {exc}")
-    yield chromium
-    chromium.close()
-    playwright.stop()
+    yield from launched_browser()
 
 
 @pytest.fixture(scope="module")
