@@ -39,12 +39,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from retrieval import load_banking, load_clinc  # noqa: E402
 
+from bot.confidence import ConfidenceModel, best_threshold  # noqa: E402
 from bot.engine import Bot  # noqa: E402
 from bot.sessions import MemorySessionStore  # noqa: E402
 from bot.types import IncomingMessage  # noqa: E402
 from connectors.config import ShopbotConfig  # noqa: E402
 from connectors.evaluate import Query, build_eval_bot, evaluate  # noqa: E402
-from knowledge.confidence import FEATURES, ConfidenceModel, best_threshold, calibration_set  # noqa: E402
+from knowledge.evidence import FEATURES, calibration_set  # noqa: E402
 
 # Demo-store questions answered only by its policy pages (the generated path).
 POLICY_QUESTIONS = [

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 
+from bot.confidence import load_or_calibrate
 from bot.config import BotConfig
 from bot.continuity import REPEAT_WINDOW, chosen_option, stored_reply
 from bot.generators.base import Generator, GeneratorError
@@ -93,7 +94,7 @@ class Bot:
         self.config = config or BotConfig()
         self.store_name = store_name
         self.retriever = kb.retriever()
-        self.confidence = kb.confidence()
+        self.confidence = load_or_calibrate(kb)
         self.policy = Policy(
             self.confidence,
             index=kb.index,

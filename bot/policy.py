@@ -1,7 +1,7 @@
 """The answer policy: which path a message takes, from the retrieval evidence.
 
 The confidence model (calibrated on the store's own knowledge, see
-``knowledge.confidence``) gives P(the top hit answers the question) with three cuts:
+``bot.confidence``) gives P(the top hit answers the question) with three cuts:
 
 - at or above ``threshold``: answer. An FAQ hit returns its canonical answer (no model
   call); any other hit (a policy page, a product) gets an answer composed from the top
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from knowledge.confidence import ConfidenceModel
+from bot.confidence import ConfidenceModel
 from knowledge.retriever import Hit, Retrieval
 from knowledge.text import tokenize
 

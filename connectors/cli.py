@@ -150,6 +150,10 @@ def index(
                     progress.update(task, completed=done, total=total)
 
                 report = kb.update(rebuild=rebuild, progress=update)
+            with console.status("calibrating the answer policy on the store's own knowledge…"):
+                from bot.confidence import load_or_calibrate
+
+                load_or_calibrate(kb)  # now, not on the first customer's question
     except ShopbotError as exc:
         raise _fail(exc) from None
     verb = "rebuilt" if report.rebuilt else ("updated" if report.changed else "up to date")

@@ -8,10 +8,8 @@ from contextlib import AbstractContextManager
 from functools import cached_property
 from pathlib import Path
 
-from knowledge.confidence import FEATURES, ConfidenceModel, calibrate_confidence
-from knowledge.confidence import VERSION as CONFIDENCE_VERSION
 from knowledge.config import EmbedderConfig, KnowledgeConfig, RetrievalConfig, resolve_path
-from knowledge.documents import Document, content_hash
+from knowledge.documents import Document
 from knowledge.embedders import Embedder, make_embedder
 from knowledge.index import EmbedProgress, KnowledgeIndex, UpdateReport
 from knowledge.loaders import load_sources
@@ -83,8 +81,6 @@ class KnowledgeBase:
                 batch_size=self.embedder_config.batch_size,
                 progress=progress,
             )
-            if report.changed or "confidence" not in self._index.manifest.get("extras", {}):
-                self.confidence()
         return report
 
     @property
@@ -101,24 +97,3 @@ class KnowledgeBase:
 
     def retriever(self, *, mode: Mode = "hybrid") -> HybridRetriever:
         return HybridRetriever(self.index, self.embedder, config=self.retrieval_config, mode=mode)
-
-    def confidence(self) -> ConfidenceModel:
-        """The confidence model calibrated on this index with this retrieval config.
-
-        Computed when the index is built (``update``); an index built before, or searched
-        with other retrieval settings, is calibrated on first use and the result stored.
-        """
-        key = self._confidence_key()
-        stored = self.index.manifest.get("extras", {}).get("confidence")
-        if stored and stored.get("key") == key:
-            return ConfidenceModel.from_json(stored["model"])
-        model = calibrate_confidence(self.retriever())
-        try:
-            self.index.write_extra("confidence", {"key": key, "model": model.to_json()})
-        except OSError as exc:  # a read-only index still answers, calibrated in memory
-            log.warning("could not store the confidence calibration: %s", exc)
-        return model
-
-    def _confidence_key(self) -> str:
-        retrieval = self.retrieval_config.model_dump(exclude={"k"})
-        return content_hash(CONFIDENCE_VERSION, FEATURES, retrieval, self.embedder.backend)

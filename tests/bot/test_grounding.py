@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.confidence import load_or_calibrate
 from bot.grounding import GroundingChecker, clauses, complete_sentences
 from knowledge.retriever import Hit
 
@@ -28,7 +29,7 @@ def checker(request, st_embedder, demo_kb):
     # 0.6 is the fallback floor; a calibrated store uses its own paraphrase floor
     if request.param == "fallback":
         return GroundingChecker(st_embedder, floor=0.6)
-    floor = demo_kb.confidence().stats["paraphrase_floor"]
+    floor = load_or_calibrate(demo_kb).stats["paraphrase_floor"]
     return GroundingChecker(st_embedder, floor=floor)
 
 

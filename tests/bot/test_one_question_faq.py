@@ -15,8 +15,8 @@ from bot.config import BotConfig
 from bot.engine import Bot
 from bot.sessions import MemorySessionStore
 from bot.types import IncomingMessage
-from knowledge.confidence import background_questions
 from knowledge.config import EmbedderConfig, KnowledgeConfig, RetrievalConfig, SourceConfig
+from knowledge.evidence import background_questions
 from knowledge.kb import KnowledgeBase
 
 ZH_FAQ = """id,question,answer

@@ -56,17 +56,3 @@ def test_products_with_filters(demo):
     )
     assert hits and all(h.kind == "product" and h.metadata["in_stock"] for h in hits)
     assert "down" in hits[0].text.lower()
-
-
-def test_confidence_separates_store_questions_from_unrelated_ones(demo):
-    model = demo.confidence()
-    assert model.method == "leave-one-out"
-    retriever = demo.retriever()
-
-    def confidence(query: str) -> float:
-        found = retriever.query(query, k=5)
-        return model.score(demo.index, found.hits, found.tokens, found.coverage)
-
-    assert confidence("when will my order arrive") >= model.threshold
-    assert confidence("what's the weather in Paris") < model.threshold
-    assert confidence("what is the capital of france") < model.threshold

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge.confidence import background_questions
 from knowledge.embedders.fake import FakeEmbedder
 from knowledge.errors import KnowledgeIndexError
 from knowledge.index import KnowledgeIndex, choose_index_type
@@ -54,9 +53,7 @@ def test_editing_one_faq_re_embeds_exactly_that_entry(fake_kb, store_dir):
     report = fake_kb.update()
     assert (report.added, report.updated, report.removed, report.unchanged) == (0, 1, 0, 9)
     assert report.changed_ids == ["faq:returns"]
-    # its 3 question variants and its answer, then the calibration's background questions
-    # (the tiny store has too few second wordings to calibrate on its own)
-    assert fake_kb.embedder.calls - calls == 4 + len(background_questions())
+    assert fake_kb.embedder.calls - calls == 4  # its 3 question variants and its answer
     hit = fake_kb.retriever().retrieve("return policy", k=1)[0]
     assert hit.doc_id == "faq:returns" and "45 days" in hit.text
 
@@ -71,7 +68,7 @@ def test_adding_and_removing_documents(fake_kb, store_dir):
     calls = fake_kb.embedder.calls
     report = fake_kb.update()
     assert (report.added, report.updated, report.removed, report.unchanged) == (1, 0, 1, 9)
-    assert fake_kb.embedder.calls - calls == 2 + len(background_questions())  # + calibration
+    assert fake_kb.embedder.calls - calls == 2
     doc_ids = {c.doc_id for c in fake_kb.index.chunks}
     assert "faq:gift" in doc_ids and "faq:pay" not in doc_ids
     reopened = KnowledgeIndex.open(fake_kb.index_dir, embedder=fake_kb.embedder)

@@ -1,16 +1,15 @@
 import numpy as np
 import pytest
 
-from knowledge.confidence import (
-    FEATURES,
+from bot.confidence import (
     ConfidenceModel,
-    background_questions,
     best_threshold,
     calibrate_confidence,
     fit_logistic,
-    hit_features,
+    load_or_calibrate,
     matthews,
 )
+from knowledge.evidence import FEATURES, background_questions, hit_features
 from knowledge.index import KnowledgeIndex
 from knowledge.retriever import HybridRetriever
 from tests.knowledge.test_calibration import synthetic_faq
@@ -70,7 +69,7 @@ def test_calibration_on_the_store_itself(tmp_path, fake_embedder):
 
 def test_a_tiny_store_is_calibrated_on_its_answers_and_the_background(fake_kb):
     fake_kb.update()
-    model = fake_kb.confidence()
+    model = load_or_calibrate(fake_kb)
     assert model.method == "answer-match"  # 15 second wordings: too few for every feature
     assert model.stats["features"] == ["dense", "fused"]
     used = {FEATURES.index("dense"), FEATURES.index("fused")}
@@ -95,3 +94,17 @@ def test_one_question_per_entry_is_calibrated_not_declined(tmp_path, fake_embedd
     assert model.stats["in_scope"] == 30  # every entry asked once, found by its answer
     assert model.stats["samples"] == 30 + 30 + len(background_questions())
     assert 0 < model.threshold < 1
+
+
+def test_confidence_separates_store_questions_from_unrelated_ones(demo_kb):
+    model = load_or_calibrate(demo_kb)
+    assert model.method == "leave-one-out"
+    retriever = demo_kb.retriever()
+
+    def confidence(query: str) -> float:
+        found = retriever.query(query, k=5)
+        return model.score(demo_kb.index, found.hits, found.tokens, found.coverage)
+
+    assert confidence("when will my order arrive") >= model.threshold
+    assert confidence("what's the weather in Paris") < model.threshold
+    assert confidence("what is the capital of france") < model.threshold
