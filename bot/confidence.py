@@ -265,11 +265,11 @@ def _fit_or_none(
 def calibrate_confidence(retriever: Any, *, seed: int = 0) -> ConfidenceModel:
     """Fit the confidence model and its threshold on the retriever's own index."""
     x, y, right, held_out = calibration_set(retriever, seed=seed)
+    model: ConfidenceModel | None = None
+    mcc = 0.0
     if y.sum() < 5 or (len(y) - y.sum()) < 5 or len(y) < MIN_SAMPLES:
-        model = ConfidenceModel.fallback()
-        model.stats = {"samples": len(y)}
-        return model
-    if held_out >= MIN_SAMPLES:
+        pass  # too little to learn from
+    elif held_out >= MIN_SAMPLES:
         model, mcc = _fit(x, y, right, list(FEATURES), "leave-one-out")
     else:
         # too few second wordings to learn every feature: the few that transfer (module
@@ -284,16 +284,17 @@ def calibrate_confidence(retriever: Any, *, seed: int = 0) -> ConfidenceModel:
         )
         if model is None:
             model, mcc, lexical = lexical, lexical_mcc, None
-        if model is None:
-            fallback = ConfidenceModel.fallback()
-            fallback.stats = {"samples": len(y)}
-            return fallback
-        model.unreadable = lexical
+        if model is not None:
+            model.unreadable = lexical
+    if model is None:
+        model = ConfidenceModel.fallback()
+        model.stats = {"samples": len(y)}
+        return model
     used = [i for i, w in enumerate(model.weights) if w != 0]
     dense = x[:, FEATURES.index("dense")]
     overlap = x[:, FEATURES.index("lexical_overlap")]
     # second wordings only: an answer-match says nothing about how alike two wordings are
-    readable = (right == 1) & (x[:, FEATURES.index("coverage")] >= 0.5)
+    readable = (right == 1) & (x[:, FEATURES.index("coverage")] >= READABLE)
     readable[held_out:] = False
     model.stats = {
         # how similar two wordings of one question are in this store (10th percentile):

@@ -37,7 +37,7 @@ from bot.prompts import PromptBuilder
 from bot.sessions import Session, SessionStore, Turn
 from bot.types import Citation, IncomingMessage, ProductCard, Reply
 from knowledge.kb import KnowledgeBase
-from knowledge.retriever import Hit, Retrieval
+from knowledge.retriever import Hit
 from knowledge.text import detect_language, tokenize
 
 log = logging.getLogger(__name__)
@@ -220,8 +220,7 @@ class Bot:
             decision = Decision(action, confidence, [hit], [], "chosen from the options offered")
             text = question  # what the generated answer must answer
         else:
-            found = self._search(text, previous)
-            decision = self.policy.decide(found, failures=session.failures)
+            decision = self._decide(text, previous, failures=session.failures)
         if chosen is not None and chosen[0].kind == "product":
             reply = self._chosen_product(chosen[0], decision, session, language)
             yield reply.text
@@ -237,16 +236,18 @@ class Bot:
         self._finish(session, user_turn, reply, started)
         yield reply
 
-    def _search(self, text: str, previous: str | None) -> Retrieval:
-        """Retrieval for a message; a follow-up is searched glued to the question before it,
-        and also alone when it names a topic of its own: the glued form then serves only
-        when the message alone is too weak to answer (below the ``low`` cut)."""
+    def _decide(self, text: str, previous: str | None, *, failures: int) -> Decision:
+        """Retrieve and decide for a message; a follow-up is searched glued to the question
+        before it, and also alone when it names a topic of its own: the glued form then
+        serves only when the message alone is too weak to answer (below the ``low`` cut)."""
         glued = standalone(text, previous)
         if glued != text and own_topic(text):
-            alone = self.retriever.query(text, k=self.config.k)
-            if self.policy.decide(alone).action not in ("dont_know", "handoff"):
+            found = self.retriever.query(text, k=self.config.k)
+            alone = self.policy.decide(found, failures=failures)
+            if alone.action not in ("dont_know", "handoff"):
                 return alone
-        return self.retriever.query(glued, k=self.config.k)
+        found = self.retriever.query(glued, k=self.config.k)
+        return self.policy.decide(found, failures=failures)
 
     # ------------------------------------------------------------------ paths
     def _respond(

@@ -32,11 +32,9 @@ from typing import Any
 import numpy as np
 
 from bot.confidence import ConfidenceModel
+from knowledge.evidence import READABLE
 from knowledge.retriever import Hit, Retrieval
 from knowledge.text import tokenize
-
-#: for stores with too few second wordings to measure it: two texts this alike ask the same
-FALLBACK_SAME_QUESTION = 0.8
 
 # a Latin word, or one run of CJK characters (jieba splits it further)
 WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-]*|[\u3400-\u4dbf\u4e00-\u9fff]+")
@@ -84,12 +82,6 @@ class Policy:
         #: embeds a text (the retriever's embedder); without it every unknown word counts
         self.embed = embed
 
-    @property
-    def same_question(self) -> float:
-        """Similarity above which two texts ask the same question (see the module doc)."""
-        value = self.model.stats.get("paraphrase_close")
-        return float(value) if value else FALLBACK_SAME_QUESTION
-
     @cached_property
     def _vocabulary(self) -> list[str]:
         return sorted(self.index.token_df)
@@ -117,7 +109,9 @@ class Policy:
 
     def carrying(self, retrieval: Retrieval, unknown: list[str]) -> list[str]:
         """The unknown words without which the question would be another one."""
-        if self.model.stats.get("paraphrase_close") is None:
+        # similarity above which two texts ask the same question (see the module doc)
+        same_question = self.model.stats.get("paraphrase_close")
+        if same_question is None:
             # the store gave no second wordings to measure "the same question" or a strict
             # bar on (one question per entry): its vocabulary is too thin to call a word
             # foreign to it (on CLINC150 with one question per intent, 22% of in-scope test
@@ -125,7 +119,7 @@ class Policy:
             return []
         if not unknown or self.embed is None or retrieval.vector is None:
             return unknown
-        if retrieval.coverage < 0.5:  # the model does not read it: no judgement to make
+        if retrieval.coverage < READABLE:  # the model does not read it: no judgement to make
             return unknown
         kept = []
         for word in unknown:
@@ -133,7 +127,7 @@ class Policy:
             if not WORD.search(rest):
                 kept.append(word)
                 continue
-            if float(self.embed(rest) @ retrieval.vector) < self.same_question:
+            if float(self.embed(rest) @ retrieval.vector) < same_question:
                 kept.append(word)
         return kept
 

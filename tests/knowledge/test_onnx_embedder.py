@@ -145,11 +145,18 @@ def test_the_first_recipe_cannot_saturate_int16_on_any_cpu() -> None:
     assert [q.name for q in QUANTIZATIONS][-1] == "s8"  # the saturating one is the last resort
 
 
-def test_an_agreement_measured_on_another_cpu_is_measured_again(
-    embedder: OnnxInt8Embedder, onnx_cache: Path, tmp_path: Path
-) -> None:
+@pytest.fixture
+def cache_copy(embedder: OnnxInt8Embedder, onnx_cache: Path, tmp_path: Path) -> Path:
+    """A copy of the session's cache (with its export) that a test may damage."""
     copy = tmp_path / "cache"
     shutil.copytree(onnx_cache, copy)
+    return copy
+
+
+def test_an_agreement_measured_on_another_cpu_is_measured_again(
+    embedder: OnnxInt8Embedder, cache_copy: Path
+) -> None:
+    copy = cache_copy
     record_file = copy / embedder.cache_folder.name / AGREEMENT_FILE
     record = json.loads(record_file.read_text())
     record["cpu"] = "Some Other CPU [avx2]"
@@ -228,10 +235,9 @@ def test_loading_a_cached_model_does_not_import_torch(
 
 
 def test_a_corrupt_cached_file_is_exported_again(
-    embedder: OnnxInt8Embedder, onnx_cache: Path, tmp_path: Path
+    embedder: OnnxInt8Embedder, cache_copy: Path
 ) -> None:
-    copy = tmp_path / "cache"
-    shutil.copytree(onnx_cache, copy)
+    copy = cache_copy
     broken = copy / embedder.cache_folder.name / MODEL_FILE
     size = broken.stat().st_size
     with broken.open("r+b") as handle:
