@@ -36,12 +36,13 @@ from knowledge.evidence import (
     READABLE,
     calibration_set,
     hit_features,
+    passage_calibration_set,
 )
 
 log = logging.getLogger(__name__)
 
 #: bump when the features or the fitting change, so stored calibrations are redone
-VERSION = 8
+VERSION = 9
 #: the features a store with few held-out wordings is fitted on (see the module docstring)
 ROBUST_FEATURES = ("dense", "fused")
 #: the same for questions the embedding model does not read, whose dense score is nothing
@@ -65,6 +66,7 @@ class ConfidenceModel:
         method: str = "leave-one-out",
         stats: dict[str, Any] | None = None,
         unreadable: ConfidenceModel | None = None,
+        passage: ConfidenceModel | None = None,
     ) -> None:
         self.weights = np.asarray(weights, dtype=np.float64)
         self.bias = float(bias)
@@ -80,12 +82,21 @@ class ConfidenceModel:
         #: the model for questions the embedding model does not read (coverage below
         #: READABLE), when the store was calibrated on lexical evidence for them apart
         self.unreadable = unreadable
+        #: the model for hits that are passages (policy pages, products), when the store was
+        #: calibrated on its FAQ questions found by answers apart (``passage_calibration_set``)
+        self.passage = passage
 
     def for_coverage(self, coverage: float) -> ConfidenceModel:
         """The model (and so the cuts) that judges a question of this model coverage."""
         if self.unreadable is not None and coverage < READABLE:
             return self.unreadable
         return self
+
+    def for_hit(self, hit: Any, coverage: float) -> ConfidenceModel:
+        """The model (and so the cuts) that judges this top hit for a question of this
+        coverage: a passage is judged by the passage model, when there is one."""
+        model = self.passage if self.passage is not None and hit.kind != "faq" else self
+        return model.for_coverage(coverage)
 
     def probability(self, features: np.ndarray) -> np.ndarray | float:
         z = ((features - self.mean) / self.scale) @ self.weights + self.bias
@@ -96,7 +107,7 @@ class ConfidenceModel:
     ) -> float:
         if not hits:
             return 0.0
-        model = self.for_coverage(coverage)
+        model = self.for_hit(hits[0], coverage)
         return float(model.probability(hit_features(index, hits, tokens, coverage)))
 
     def to_json(self) -> dict[str, Any]:
@@ -112,6 +123,7 @@ class ConfidenceModel:
             "method": self.method,
             "stats": self.stats,
             "unreadable": self.unreadable.to_json() if self.unreadable is not None else None,
+            "passage": self.passage.to_json() if self.passage is not None else None,
         }
 
     @classmethod
@@ -129,6 +141,7 @@ class ConfidenceModel:
             method=data.get("method", "leave-one-out"),
             stats=data.get("stats"),
             unreadable=cls.from_json(data["unreadable"]) if data.get("unreadable") else None,
+            passage=cls.from_json(data["passage"]) if data.get("passage") else None,
         )
 
     @classmethod
@@ -262,6 +275,26 @@ def _fit_or_none(
     return _fit(x, y, right, features, "answer-match")
 
 
+def _answer_match_model(
+    x: np.ndarray, y: np.ndarray, right: np.ndarray
+) -> tuple[ConfidenceModel | None, float]:
+    """The model for questions found by what an entry says rather than by a second
+    wording: the few features that transfer (module docstring), fitted apart for questions
+    the embedding model reads and those it does not (a Chinese store under the bundled
+    English model is matched by BM25)."""
+    readable_rows = x[:, FEATURES.index("coverage")] >= READABLE
+    model, mcc = _fit_or_none(
+        x[readable_rows], y[readable_rows], right[readable_rows], ROBUST_FEATURES
+    )
+    lexical, lexical_mcc = _fit_or_none(
+        x[~readable_rows], y[~readable_rows], right[~readable_rows], LEXICAL_FEATURES
+    )
+    if model is None:
+        return lexical, lexical_mcc
+    model.unreadable = lexical
+    return model, mcc
+
+
 def calibrate_confidence(retriever: Any, *, seed: int = 0) -> ConfidenceModel:
     """Fit the confidence model and its threshold on the retriever's own index."""
     x, y, right, held_out = calibration_set(retriever, seed=seed)
@@ -271,21 +304,12 @@ def calibrate_confidence(retriever: Any, *, seed: int = 0) -> ConfidenceModel:
         pass  # too little to learn from
     elif held_out >= MIN_SAMPLES:
         model, mcc = _fit(x, y, right, list(FEATURES), "leave-one-out")
+        # its questions were found by their own wordings: a page or a product is found by
+        # what it says, like an FAQ question by its answer alone
+        px, py, pright = passage_calibration_set(retriever, seed=seed)
+        model.passage, _ = _answer_match_model(px, py, pright)
     else:
-        # too few second wordings to learn every feature: the few that transfer (module
-        # docstring), fitted apart for questions the embedding model reads and those it
-        # does not (a Chinese store under the bundled English model is matched by BM25)
-        readable_rows = x[:, FEATURES.index("coverage")] >= READABLE
-        model, mcc = _fit_or_none(
-            x[readable_rows], y[readable_rows], right[readable_rows], ROBUST_FEATURES
-        )
-        lexical, lexical_mcc = _fit_or_none(
-            x[~readable_rows], y[~readable_rows], right[~readable_rows], LEXICAL_FEATURES
-        )
-        if model is None:
-            model, mcc, lexical = lexical, lexical_mcc, None
-        if model is not None:
-            model.unreadable = lexical
+        model, mcc = _answer_match_model(x, y, right)
     if model is None:
         model = ConfidenceModel.fallback()
         model.stats = {"samples": len(y)}

@@ -137,7 +137,7 @@ class Policy:
         unknown = self.carrying(retrieval, self.unknown_terms(retrieval.query))
         if not hits:
             return self._fail(confidence, failures, unknown, "nothing retrieved")
-        model = self.model.for_coverage(retrieval.coverage)  # the cuts of this kind of question
+        model = self.model.for_hit(hits[0], retrieval.coverage)  # the cuts of this kind
         bar = model.high if unknown else model.threshold
         if confidence >= bar:
             action = "answer_faq" if hits[0].kind == "faq" else "generate"

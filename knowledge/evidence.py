@@ -38,6 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from knowledge.text import tokenize
+
 FEATURES = (
     "dense",
     "dense_margin",
@@ -67,10 +69,12 @@ def hit_features(
     coverage: float,
     *,
     exclude: frozenset[int] = frozenset(),
+    excluded_df: Counter[str] | None = None,
 ) -> np.ndarray:
     """The evidence vector for the top hit of one query (zeros when there is no hit).
 
     ``exclude``: key rows held out of the index for calibration; they must not count.
+    ``excluded_df``: their document frequencies, when the caller has counted them already.
     """
     if not hits:
         return np.zeros(len(FEATURES), dtype=np.float64)
@@ -78,7 +82,11 @@ def hit_features(
     second = next((h for h in hits[1:] if h.doc_id != top.doc_id), None)
     query_tokens = set(tokens)
     df = index.token_df
-    held_out = Counter(t for row in exclude for t in set(index.key_tokens[row]))
+    held_out = (
+        excluded_df
+        if excluded_df is not None
+        else Counter(t for row in exclude for t in set(index.key_tokens[row]))
+    )
     unknown = sum(1 for t in query_tokens if df.get(t, 0) - held_out.get(t, 0) <= 0)
     overlap = 0.0
     if query_tokens:
@@ -187,3 +195,76 @@ def calibration_set(
         rights.append(0.0)
     x = np.array(features).reshape(-1, len(FEATURES))
     return x, np.array(labels), np.array(rights), held_out
+
+
+def passage_calibration_set(
+    retriever: Any, *, seed: int = 0, background: Sequence[str] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(features, in scope, top hit right) for the store seen as passages only: every FAQ
+    question key is left out, so questions are found by answers, pages and products, as a
+    customer's question is when a policy page or a product answers it.
+
+    For a sample of entries, a few of their questions are asked twice: with the entry's
+    answer in the index (in scope) and without it (no right answer). The background
+    questions are asked against the same passages. Empty when the store's FAQ has no
+    answers to find questions by.
+    """
+    index = retriever.index
+    rng = np.random.default_rng(seed + 1)
+    kinds = np.asarray(index.key_kind)
+    question_rows = np.flatnonzero(kinds == "question")
+    answers = {int(index.key_chunk[row]): row for row in np.flatnonzero(kinds == "answer").tolist()}
+    questions_of: dict[int, list[int]] = {}
+    for row in question_rows.tolist():
+        if int(index.key_chunk[row]) in answers:
+            questions_of.setdefault(int(index.key_chunk[row]), []).append(row)
+    empty = np.zeros((0, len(FEATURES))), np.zeros(0), np.zeros(0)
+    if len(questions_of) < 5:
+        return empty
+    entries = np.array(sorted(questions_of), dtype=np.int64)
+    if len(entries) > MAX_ENTRIES_OUT:
+        entries = rng.choice(entries, MAX_ENTRIES_OUT, replace=False)
+    features, labels, rights = [], [], []
+    left_out = frozenset(question_rows.tolist())
+    questions_df = Counter(t for row in question_rows.tolist() for t in set(index.key_tokens[row]))
+    for pos in entries.tolist():
+        questions = questions_of[pos]
+        picked = rng.choice(questions, min(ENTRY_QUESTIONS, len(questions)), replace=False)
+        for row in picked.tolist():
+            without_answer = np.append(question_rows, answers[pos])
+            for label, exclude in ((1.0, question_rows), (0.0, without_answer)):
+                hits = retriever.search(
+                    index.vectors[row],
+                    list(index.key_tokens[row]),
+                    query_coverage=float(index.key_coverage[row]),
+                    k=5,
+                    exclude_rows=exclude,
+                )
+                own = Counter(set(index.key_tokens[answers[pos]])) if not label else Counter()
+                features.append(
+                    hit_features(
+                        index,
+                        hits,
+                        index.key_tokens[row],
+                        float(index.key_coverage[row]),
+                        exclude=left_out if label else left_out | {answers[pos]},
+                        excluded_df=questions_df + own,
+                    )
+                )
+                labels.append(label)
+                right = label and bool(hits) and index.chunk_pos[hits[0].chunk_id] == pos
+                rights.append(1.0 if right else 0.0)
+    for text in background_questions() if background is None else background:
+        cover = float(retriever.embedder.coverage([text])[0])
+        vector = retriever.embedder.embed_query(text) if cover > 0 else None
+        tokens = tokenize(text)
+        hits = retriever.search(
+            vector, tokens, query_coverage=cover, k=5, exclude_rows=question_rows
+        )
+        features.append(
+            hit_features(index, hits, tokens, cover, exclude=left_out, excluded_df=questions_df)
+        )
+        labels.append(0.0)
+        rights.append(0.0)
+    x = np.array(features).reshape(-1, len(FEATURES))
+    return x, np.array(labels), np.array(rights)

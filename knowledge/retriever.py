@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 Mode = Literal["hybrid", "dense", "lexical"]
 MAX_QUERY_CHARS = 4000
+#: left-out keys beyond which a search is restricted to the others instead (calibration)
+MANY_EXCLUDED = 256
 
 
 @dataclass
@@ -217,6 +219,9 @@ class HybridRetriever(Retriever):
             key_mask = np.ones(len(self.index.key_chunk), bool) if key_mask is None else key_mask
             key_mask = key_mask.copy()
             key_mask[exclude_rows] = False
+            if chunk_mask is None and len(exclude_rows) > MANY_EXCLUDED:
+                # searching past that many left-out keys costs more than a restricted search
+                chunk_mask = np.ones(len(self.index.chunks), bool)
         n = max(self.config.candidates, k)
 
         dense: dict[int, tuple[float, int, int]] = {}  # chunk -> (score, best key, support)

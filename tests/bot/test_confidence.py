@@ -1,3 +1,5 @@
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -108,3 +110,22 @@ def test_confidence_separates_store_questions_from_unrelated_ones(demo_kb):
     assert confidence("when will my order arrive") >= model.threshold
     assert confidence("what's the weather in Paris") < model.threshold
     assert confidence("what is the capital of france") < model.threshold
+
+
+def test_passages_are_judged_by_a_model_fitted_on_questions_found_by_answers(demo_kb):
+    from knowledge.evidence import passage_calibration_set
+
+    model = load_or_calibrate(demo_kb)
+    assert model.method == "leave-one-out" and model.passage is not None
+    x, y, right = passage_calibration_set(demo_kb.retriever())
+    # every FAQ question was left out: the in-scope side is found by answers alone
+    assert 0 < y.sum() < len(y) and right.sum() <= y.sum()
+    support = x[:, FEATURES.index("support")]
+    assert support.max() <= np.log1p(1) + 1e-9  # one key (the answer, a page, a product)
+    assert model.for_hit(SimpleNamespace(kind="policy"), 1.0) is model.passage
+    assert model.for_hit(SimpleNamespace(kind="faq"), 1.0) is model
+    # stored with the index and read back whole
+    again = ConfidenceModel.from_json(model.to_json())
+    assert again.passage is not None and again.passage.threshold == pytest.approx(
+        model.passage.threshold, abs=1e-6
+    )

@@ -586,7 +586,7 @@ def test_the_conversation_follows_long_answers(browser, live_server) -> None:
 def test_a_clarifying_question_offers_its_topics_as_buttons(tab: Tab) -> None:
     page = load_demo(tab)
     page.locator(".sb-launcher").click()
-    ask(page, "how much does a return label cost")
+    ask(page, "is my data sold to advertisers")
     question = answers(page).first
     question.wait_for()
     assert question.get_attribute("data-action") == "clarify"

@@ -22,7 +22,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not 
 
 pytestmark = pytest.mark.slow
 
-MEN = "Drizzle 2.5L Rain Jacket (Men's)"
+MEN = "Cirrus 800 Down Hoody (Men's)"
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def answers(page: Any) -> Any:
 def test_clicking_a_products_option_shows_that_product(browser, live_server) -> None:
     page, problems = open_widget(browser, live_server.url)
     calls = len(live_server.generator.history)
-    ask(page, "do you have a waterproof jacket under $150?")
+    ask(page, "the cirrus")
     question = answers(page).first
     question.wait_for()
     assert question.get_attribute("data-action") == "clarify"
@@ -84,7 +84,7 @@ def test_clicking_a_products_option_shows_that_product(browser, live_server) -> 
     settled(page)
     text = answer.locator(".sb-text").inner_text()
     assert text.splitlines()[0] == MEN and "Women's" not in text  # not the question again
-    assert "Price: 149.00 USD" in text
+    assert "Price: 289.00 USD" in text
     assert answer.locator(".sb-card-title").all_inner_texts() == [MEN]
     assert len(live_server.generator.history) == calls  # the catalogue's facts, no model
     page.screenshot(path=str(artifact("widget-option-product.png")))
