@@ -108,6 +108,8 @@ def load_catalog_file(
         raise LoadError(
             first.path, f"no product could be read: {first.reason}{also}", line=first.line
         )
+    found.skipped.sort(key=lambda e: e.line or 0)  # readers meet some problems late
+    found.notes.sort(key=lambda e: e.line or 0)
     if issues is None:
         found.log()
     else:
@@ -211,6 +213,13 @@ def _documents(
                 path,
                 f"product {product.sku!r} has no price: it loads without one (the bot "
                 "cannot quote or filter its price)",
+                line=line_of(line),
+            )
+        elif unpriced := [v.sku or v.title for v in product.variants if v.price is None]:
+            issues.note(
+                path,
+                f"variant(s) {', '.join(unpriced)} of {product.sku!r} have no price: the "
+                "product's price range leaves them out",
                 line=line_of(line),
             )
         seen[product.sku] = line

@@ -96,15 +96,13 @@ def _amount(number: str, raw: str) -> float:
         decimal = "" if grouped else sep
     else:
         decimal = ""
-    thousands = {".", ","} - {decimal}
-    for sep in thousands:
-        digits = digits.replace(sep, "")
-    if decimal:
-        digits = digits.replace(decimal, ".")
-    try:
-        return float(digits)
-    except ValueError:
-        raise ValueError(f"must be {PRICE_FORM}, got {raw!r}") from None
+    whole, _, fraction = digits.rpartition(decimal) if decimal else (digits, "", "")
+    thousands = ({".", ","} - {decimal}).pop() if decimal else ("." if "." in whole else ",")
+    grouping = rf"[-+]?\d{{1,3}}(?:{re.escape(thousands)}\d{{3}})+"
+    bad_grouping = thousands in whole and not re.fullmatch(grouping, whole)
+    if bad_grouping or (fraction and not fraction.isdigit()):
+        raise ValueError(f"must be {PRICE_FORM}, got {raw!r}")
+    return float(f"{whole.replace(thousands, '')}.{fraction or 0}")
 
 
 def parse_stock(text: object) -> int | None:
