@@ -67,14 +67,14 @@ class Variant:
         return " / ".join(self.options.values())
 
     def to_json(self) -> dict[str, Any]:
+        """The variant for metadata: empty fields left out."""
         out: dict[str, Any] = {"options": dict(self.options), "in_stock": self.in_stock}
-        for name in ("sku", "price", "compare_at_price", "stock", "availability", "image"):
+        for name in ("sku", "price", "compare_at_price", "stock", "availability", "image", "url"):
             value = getattr(self, name)
-            if value not in (None, ""):
+            if value is not None and value != "":
                 out[name] = value
-        for name in ("url", "gtin"):
-            if getattr(self, name):
-                out[name] = getattr(self, name)
+        if self.gtin:
+            out["gtin"] = self.gtin
         return out
 
     @classmethod

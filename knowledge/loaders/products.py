@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from knowledge.documents import Document, Product, Variant
 from knowledge.errors import LoadError
+from knowledge.loaders.common import LoadIssues
 from knowledge.loaders.values import join_values
 
 T = TypeVar("T")
@@ -175,29 +176,28 @@ IDENTIFIERS = frozenset(("gtin", "mpn"))
 
 
 def group_variants(
-    path: Path, items: list[tuple[Product, int, str]], issues: Any
+    path: Path, items: list[tuple[Product, int, str]], issues: LoadIssues
 ) -> list[tuple[Product, int]]:
-    """Products from single items, those sharing a group id (a Merchant Center
-    ``item_group_id``) made one product whose variants they are. A group's options are the
-    attributes its items differ in (colour, size...); its title is what their titles share."""
-    order: list[str] = []
+    """Products from single items ``(product, line, group id)``: items sharing a group id
+    (a Merchant Center ``item_group_id``) become one product whose variants they are, at
+    the place and line of the first. A group's options are the attributes its items differ
+    in (colour, size...); its title is what their titles share."""
     groups: dict[str, list[tuple[Product, int]]] = {}
-    singles: dict[str, tuple[Product, int]] = {}
     for product, line, group in items:
-        key = group or f"\0{product.sku}\0{line}"
-        if key not in groups:
-            order.append(key)
-        groups.setdefault(key, []).append((product, line))
-    for key in order:
-        members = groups[key]
-        if key.startswith("\0"):
-            singles[key] = members[0]
-            continue
-        singles[key] = (_grouped(path, key, members, issues), members[0][1])
-    return [singles[key] for key in order]
+        if group:
+            groups.setdefault(group, []).append((product, line))
+    out: list[tuple[Product, int]] = []
+    for product, line, group in items:
+        if not group:
+            out.append((finish(product), line))
+        elif groups[group][0][0] is product:
+            out.append((_grouped(path, group, groups[group], issues), line))
+    return out
 
 
-def _grouped(path: Path, group: str, members: list[tuple[Product, int]], issues: Any) -> Product:
+def _grouped(
+    path: Path, group: str, members: list[tuple[Product, int]], issues: LoadIssues
+) -> Product:
     first = members[0][0]
     keys = {k for product, _ in members for k in product.attributes}
     options = sorted(

@@ -137,40 +137,8 @@ def read(table: Table, *, config: CatalogueConfig, issues: LoadIssues) -> list[t
 def _product(
     path: Path, handle: str, rows: list[_Row], config: CatalogueConfig, issues: LoadIssues
 ) -> tuple[Product | None, int]:
-    heads = [r for r in rows if r["title"]]
-    if not heads:
-        lines = ", ".join(str(r.line) for r in rows)
-        raise LoadError(
-            path,
-            f"handle {handle!r} has no row with its Title (lines {lines}): the product's first "
-            "row (Title, Body (HTML), Vendor...) is missing, so its variants are skipped",
-            line=rows[0].line,
-        )
-    head = heads[0]
-    for other in heads[1:]:
-        if other["title"] != head["title"]:
-            issues.skip(
-                LoadError(
-                    path,
-                    f"handle {handle!r} is already the product {head['title']!r} (line "
-                    f"{head.line}): this row, titled {other['title']!r}, is skipped; give each "
-                    "product its own handle",
-                    line=other.line,
-                )
-            )
-            rows = [r for r in rows if r is not other]
-    status = head["status"].strip().lower() or "active"
-    if status in LEFT_OUT:
-        issues.note(
-            path, f"product {handle!r} is {LEFT_OUT[status]} (Status): left out", line=head.line
-        )
-        return None, head.line
-    if head.has("published") and not _flag(path, head, "published", handle):
-        issues.note(
-            path,
-            f"product {handle!r} is not published on the online store: left out",
-            line=head.line,
-        )
+    head, rows = _head(path, handle, rows, issues)
+    if _left_out(path, head, handle, issues):
         return None, head.line
     category, category_path = split_category(head["type"] or head["category"])
     if head["type"] and head["category"]:
@@ -186,29 +154,8 @@ def _product(
         attributes=_attributes(head),
         image=next((r["image"] for r in rows if r["image"]), ""),
     )
-    names = [_option_name(head.option(n, "name")) for n in range(1, OPTIONS + 1)]
     variant_rows = [r for r in rows if r.is_variant]
-    seen: dict[tuple[str, ...], int] = {}
-    for row in variant_rows:
-        try:
-            variant, currency = _variant(path, row, names, handle)
-        except LoadError as exc:
-            issues.skip(exc)
-            continue
-        key = (variant.sku,) if variant.sku else tuple(variant.options.values())
-        if key in seen:
-            issues.skip(
-                LoadError(
-                    path,
-                    f"variant {variant.sku or variant.title!r} of {handle!r} is already on line "
-                    f"{seen[key]}: this row is skipped",
-                    line=row.line,
-                )
-            )
-            continue
-        seen[key] = row.line
-        product.variants.append(variant)
-        product.currency = product.currency or currency  # a price written "15.00 EUR"
+    _add_variants(path, product, head, variant_rows, issues)
     if variant_rows and not product.variants:
         raise LoadError(
             path,
@@ -217,6 +164,78 @@ def _product(
         )
     product.currency = product.currency or config.currency or ""
     return finish(product), head.line
+
+
+def _head(path: Path, handle: str, rows: list[_Row], issues: LoadIssues) -> tuple[_Row, list[_Row]]:
+    """The row with the product's fields (the first with a Title), and the handle's rows
+    without those that are another product under the same handle (skipped)."""
+    heads = [r for r in rows if r["title"]]
+    if not heads:
+        lines = ", ".join(str(r.line) for r in rows)
+        raise LoadError(
+            path,
+            f"handle {handle!r} has no row with its Title (lines {lines}): the product's first "
+            "row (Title, Body (HTML), Vendor...) is missing, so its variants are skipped",
+            line=rows[0].line,
+        )
+    head = heads[0]
+    others = [r for r in heads[1:] if r["title"] != head["title"]]  # the same title: a variant
+    for other in others:
+        issues.skip(
+            LoadError(
+                path,
+                f"handle {handle!r} is already the product {head['title']!r} (line "
+                f"{head.line}): this row, titled {other['title']!r}, is skipped; give each "
+                "product its own handle",
+                line=other.line,
+            )
+        )
+    return head, [r for r in rows if r not in others]
+
+
+def _left_out(path: Path, head: _Row, handle: str, issues: LoadIssues) -> bool:
+    """Is the product a draft, archived or unpublished (noted, not indexed)?"""
+    status = head["status"].strip().lower() or "active"
+    if status in LEFT_OUT:
+        issues.note(
+            path, f"product {handle!r} is {LEFT_OUT[status]} (Status): left out", line=head.line
+        )
+        return True
+    if head.has("published") and not _flag(path, head, "published", handle):
+        issues.note(
+            path,
+            f"product {handle!r} is not published on the online store: left out",
+            line=head.line,
+        )
+        return True
+    return False
+
+
+def _add_variants(
+    path: Path, product: Product, head: _Row, rows: list[_Row], issues: LoadIssues
+) -> None:
+    names = [_option_name(head.option(n, "name")) for n in range(1, OPTIONS + 1)]
+    seen: dict[tuple[str, ...], int] = {}
+    for row in rows:
+        try:
+            variant, currency = _variant(path, row, names, product.sku)
+        except LoadError as exc:
+            issues.skip(exc)
+            continue
+        key = (variant.sku,) if variant.sku else tuple(variant.options.values())
+        if key in seen:
+            issues.skip(
+                LoadError(
+                    path,
+                    f"variant {variant.sku or variant.title!r} of {product.sku!r} is already "
+                    f"on line {seen[key]}: this row is skipped",
+                    line=row.line,
+                )
+            )
+            continue
+        seen[key] = row.line
+        product.variants.append(variant)
+        product.currency = product.currency or currency  # a price written "15.00 EUR"
 
 
 def _option_name(name: str) -> str:

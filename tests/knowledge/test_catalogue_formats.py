@@ -170,6 +170,28 @@ def test_shopify_without_a_product_row_for_a_handle(tmp_path):
     assert error.line == 3 and "handle 'cap' has no row with its Title" in error.reason
 
 
+def test_shopify_renamed_columns_and_a_repeated_variant_row(tmp_path):
+    """The newer template's names (URL handle, Price, Inventory quantity...) read the same;
+    a variant row exported twice is skipped, naming the first."""
+    path = tmp_path / "products_export_1.csv"
+    path.write_text(
+        "Title,URL handle,Description,Vendor,Type,Status,SKU,Option1 name,Option1 value,"
+        "Price,Compare-at price,Inventory tracker,Inventory quantity,Product image URL\n"
+        "Camp Mug,camp-mug,<p>Enamel</p>,Acme,Mugs,Active,MUG-S,Size,Small,12.00,,shopify,4,"
+        "https://cdn.example/mug.jpg\n"
+        ",camp-mug,,,,,MUG-L,,Large,14.00,16.00,shopify,0,\n"
+        ",camp-mug,,,,,MUG-L,,Large,14.00,16.00,shopify,0,\n",
+        encoding="utf-8",
+    )
+    docs, issues = load(path)
+    mug = product(docs["product:camp-mug"])
+    assert (mug.price, mug.price_max, mug.stock, mug.description) == (12.0, 14.0, 4, "Enamel")
+    assert [v.options for v in mug.variants] == [{"size": "Small"}, {"size": "Large"}]
+    assert mug.image == "https://cdn.example/mug.jpg"
+    (error,) = issues.skipped
+    assert error.line == 4 and "variant 'MUG-L' of 'camp-mug' is already on line 3" in error.reason
+
+
 # ---------------------------------------------------------------- WooCommerce
 def test_woocommerce_simple_and_variable_products():
     docs, _ = load("woocommerce_products.csv")
