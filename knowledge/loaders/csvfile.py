@@ -37,6 +37,9 @@ class RowShape:
     key: int
     text: int
     delimiter: str = ","
+    #: fewest cells a row has: a platform's export writes every column on every row, so a
+    #: line of an HTML description with one comma in it does not pass for a row
+    min_cells: int = 0
 
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -105,7 +108,7 @@ def _row_like(line: str, shape: RowShape, known_ids: Collection[str]) -> bool:
         cells = next(csv.reader([line], delimiter=shape.delimiter), [])
     except csv.Error:
         return False
-    needed = max(shape.key, shape.text) + 1
+    needed = max(shape.key, shape.text, shape.min_cells - 1) + 1
     if not needed <= len(cells) <= shape.columns:
         return False
     key, words = cells[shape.key].strip(), cells[shape.text].strip()

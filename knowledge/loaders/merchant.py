@@ -76,6 +76,7 @@ def read_table(
         key=keys.index("id"),
         text=keys.index("title"),
         delimiter=table.delimiter,
+        min_cells=len(keys) // 2,
     )
     return _products(table.path, table.records(keys, shape, issues), config, issues)
 

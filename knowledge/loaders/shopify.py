@@ -108,6 +108,7 @@ def read(table: Table, *, config: CatalogueConfig, issues: LoadIssues) -> list[t
         key=keys.index(columns["handle"]),
         text=keys.index(columns["title"]),
         delimiter=table.delimiter,
+        min_cells=len(keys) // 2,
     )
     groups: dict[str, list[_Row]] = {}
     for record, line in table.records(keys, shape, issues):

@@ -76,6 +76,7 @@ def read(table: Table, *, config: CatalogueConfig, issues: LoadIssues) -> list[t
         key=keys.index("sku") if "sku" in keys else keys.index("name"),
         text=keys.index("name"),
         delimiter=table.delimiter,
+        min_cells=len(keys) // 2,
     )
     parents: dict[str, tuple[Product, int]] = {}
     by_id: dict[str, str] = {}

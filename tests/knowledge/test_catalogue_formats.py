@@ -192,6 +192,38 @@ def test_shopify_renamed_columns_and_a_repeated_variant_row(tmp_path):
     assert error.line == 4 and "variant 'MUG-L' of 'camp-mug' is already on line 3" in error.reason
 
 
+SHOPIFY_HEAD = (
+    "Handle,Title,Body (HTML),Vendor,Option1 Name,Option1 Value,Variant SKU,Variant Price\n"
+)
+
+
+def test_shopify_body_lines_with_commas_are_not_taken_for_rows(tmp_path):
+    path = tmp_path / "products_export.csv"
+    path.write_text(
+        SHOPIFY_HEAD + 'beanie,Beanie,"<p>Warm.</p>\nMaterials:,100% merino wool\n<p>Hand-wash, dry flat</p>",'
+        "Acme,Title,Default Title,B-1,25\n",
+        encoding="utf-8",
+    )  # fmt: skip
+    docs, issues = load(path)
+    assert docs["product:beanie"].metadata["description"] == (
+        "Warm.\n\nMaterials:,100% merino wool\n\nHand-wash, dry flat"
+    )
+    assert not issues.skipped
+
+
+def test_shopify_body_quote_left_open_stops_at_its_line(tmp_path):
+    path = tmp_path / "products_export.csv"
+    path.write_text(
+        SHOPIFY_HEAD + 'beanie,Beanie,"<p>Warm.</p>,Acme,Title,Default Title,B-1,25\n'
+        "gloves,Fleece Gloves,<p>Soft</p>,Acme,Title,Default Title,G-1,19\n"
+        'scarf,Wool Scarf,"<p>Long, warm</p>",Acme,Title,Default Title,S-1,35\n',
+        encoding="utf-8",
+    )  # fmt: skip
+    with pytest.raises(LoadError) as info:
+        load_catalog(path)
+    assert info.value.line == 2 and "not closed before line 3" in str(info.value)
+
+
 # ---------------------------------------------------------------- WooCommerce
 def test_woocommerce_simple_and_variable_products():
     docs, _ = load("woocommerce_products.csv")
