@@ -178,6 +178,29 @@ def index(
     from knowledge.embedders import describe_embedder
 
     console.print(f"  embedder: {describe_embedder(kb.embedder)}", highlight=False)
+    _print_load_issues(kb.load_issues)
+
+
+#: rows listed of each kind in `shopbot index`'s summary of what it left out
+ISSUES_SHOWN = 10
+
+
+def _print_load_issues(issues) -> None:
+    """Rows the loaders left out (with file, line and fix) and their notes, after the index
+    summary: the rest of the file is indexed, these are what to fix in it."""
+    from rich.markup import escape
+
+    for items, label, style in (
+        (issues.skipped, "row(s) skipped, the rest loaded", "yellow"),
+        (issues.notes, "note(s)", "dim"),
+    ):
+        if not items:
+            continue
+        console.print(f"  [{style}]{len(items)} {label}:[/]", highlight=False)
+        for item in items[:ISSUES_SHOWN]:
+            console.print(f"    {escape(str(item))}", highlight=False, soft_wrap=True)
+        if len(items) > ISSUES_SHOWN:
+            console.print(f"    … and {len(items) - ISSUES_SHOWN} more", highlight=False)
 
 
 @app.command()

@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from knowledge.errors import ConfigError
 
@@ -24,12 +31,129 @@ ENV_OVERRIDE_PREFIX = "SHOPBOT__"
 BUILTIN_PREFIX = "builtin:"
 
 SourceType = Literal["faq", "catalog", "pages"]
+CatalogueFormat = Literal["auto", "shopbot", "shopify", "woocommerce", "google", "mapped"]
+#: the product fields a column mapping may fill (``knowledge.catalogue.columns``)
+PRODUCT_FIELDS = (
+    "sku",
+    "title",
+    "description",
+    "price",
+    "sale_price",
+    "currency",
+    "stock",
+    "availability",
+    "url",
+    "image",
+    "brand",
+    "category",
+    "tags",
+    "attributes",
+    "group",
+)
+URL_FIELDS = ("sku", "handle")
 
 
 class StrictModel(BaseModel):
     """Base for config sections: unknown keys are errors (they are usually typos)."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class CatalogueConfig(StrictModel):
+    """How catalogue files are read: their format (detected from the header by default), a
+    column mapping for a CSV or JSON file in no known format, and defaults for what store
+    exports leave out (the currency, product page addresses)."""
+
+    format: CatalogueFormat = Field(
+        default="auto",
+        description="auto: Shopify, WooCommerce, Google Merchant Center or shopbot's own "
+        "columns, told apart by the header (XML: the root element); mapped: use columns",
+    )
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="product field -> the file's column (JSON: key, dotted for nested)",
+    )
+    attributes: dict[str, str] = Field(
+        default_factory=dict, description="attribute name (color, size...) -> the file's column"
+    )
+    records_key: str | None = Field(
+        default=None, description="JSON: where the list of products is, e.g. 'data.items'"
+    )
+    currency: str | None = Field(
+        default=None, description="ISO code for prices written without one (Shopify, WooCommerce)"
+    )
+    url_template: str | None = Field(
+        default=None,
+        description="product page address when the file has none, e.g. "
+        "'https://shop.example/products/{handle}' ({sku} or {handle}: the product's id)",
+    )
+
+    @field_validator("columns")
+    @classmethod
+    def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        import difflib
+
+        for name, column in value.items():
+            if name not in PRODUCT_FIELDS:
+                close = difflib.get_close_matches(name, PRODUCT_FIELDS, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ValueError(
+                    f"unknown product field {name!r}{hint}: map one of "
+                    f"{', '.join(PRODUCT_FIELDS)}; other columns (colour, size...) go under "
+                    "knowledge.catalogue.attributes as name: column"
+                )
+            if not str(column).strip():
+                raise ValueError(f"{name}: the column name is empty; write the file's column")
+        return value
+
+    @field_validator("attributes")
+    @classmethod
+    def _attribute_columns(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, column in value.items():
+            if not str(name).strip() or not str(column).strip():
+                raise ValueError(
+                    f"{name!r}: {column!r}: write each attribute as name: column, both non-empty"
+                )
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = value.strip().upper()
+        if not re.fullmatch(r"[A-Z]{3}", code):
+            raise ValueError("must be a three-letter ISO 4217 code such as USD, EUR or CNY")
+        return code
+
+    @field_validator("url_template")
+    @classmethod
+    def _url_fields(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        names = re.findall(r"\{([^{}]*)\}", value)
+        unknown = [n for n in names if n not in URL_FIELDS]
+        if unknown or not names:
+            found = f" (found {{{unknown[0]}}})" if unknown else ""
+            raise ValueError(
+                "must name the product with {sku} or {handle}, e.g. "
+                f"https://shop.example/products/{{handle}}{found}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _mapping_fits_format(self) -> CatalogueConfig:
+        if self.format == "mapped" and not self.columns:
+            raise ValueError(
+                "format 'mapped' reads the file through knowledge.catalogue.columns: map at "
+                "least sku and title (e.g. columns: {sku: 'Item No', title: 'Name'})"
+            )
+        if (self.columns or self.attributes) and self.format not in ("auto", "mapped"):
+            raise ValueError(
+                f"columns and attributes map a file in no known format; format "
+                f"{self.format!r} has its own columns: remove the mapping or set format: mapped"
+            )
+        return self
 
 
 class SourceConfig(StrictModel):
@@ -40,6 +164,19 @@ class SourceConfig(StrictModel):
     kind: Literal["faq", "product", "policy", "page"] | None = Field(
         default=None, description="metadata.kind for pages; defaults to 'page'"
     )
+    catalogue: CatalogueConfig | None = Field(
+        default=None,
+        description="for a catalog source: how to read it, instead of knowledge.catalogue",
+    )
+
+    @model_validator(mode="after")
+    def _catalogue_for_catalogs(self) -> SourceConfig:
+        if self.catalogue is not None and self.type != "catalog":
+            raise ValueError(
+                f"catalogue applies to sources of type catalog, not {self.type!r}: "
+                "remove it from this source"
+            )
+        return self
 
 
 class EmbedderConfig(StrictModel):
@@ -107,6 +244,10 @@ class KnowledgeConfig(StrictModel):
     faq_answer_as_key: bool = Field(
         default=True,
         description="also match queries against FAQ answers, not only their question variants",
+    )
+    catalogue: CatalogueConfig = Field(
+        default_factory=CatalogueConfig,
+        description="how catalog sources are read (a source's own catalogue: replaces it)",
     )
 
     @field_validator("chunk_overlap")

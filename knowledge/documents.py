@@ -44,6 +44,128 @@ class Document:
         return content_hash(self.id, self.text, meta)
 
 
+@dataclass
+class Variant:
+    """One purchasable version of a product (a size, a colour), as the store's export lists it.
+
+    ``options`` are what tells variants apart (``{"color": "Red", "size": "M"}``).
+    """
+
+    sku: str = ""
+    options: dict[str, str] = field(default_factory=dict)
+    price: float | None = None
+    compare_at_price: float | None = None
+    stock: int | None = None
+    in_stock: bool = True
+    availability: str | None = None
+    image: str = ""
+    url: str = ""
+    gtin: str = ""
+
+    @property
+    def title(self) -> str:
+        return " / ".join(self.options.values())
+
+    def to_json(self) -> dict[str, Any]:
+        """The variant for metadata: empty fields left out."""
+        out: dict[str, Any] = {"options": dict(self.options), "in_stock": self.in_stock}
+        for name in ("sku", "price", "compare_at_price", "stock", "availability", "image", "url"):
+            value = getattr(self, name)
+            if value is not None and value != "":
+                out[name] = value
+        if self.gtin:
+            out["gtin"] = self.gtin
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Variant:
+        names = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass
+class Product:
+    """A product's facts as ``Document.metadata`` holds them (``kind: product``).
+
+    ``price`` is the lowest price of its variants and ``price_max`` the highest; ``stock`` is
+    their sum and ``in_stock`` is true when any variant can be bought (unknown stock counts
+    as in stock). ``sku`` is the product's id in its file: the SKU, Shopify's handle,
+    WooCommerce's SKU (or ``id-NN``), a Merchant Center ``item_group_id`` or ``id``.
+
+    Fields that are empty are left out of the metadata, so a native-format product keeps the
+    metadata (and content hash) it had before these fields existed.
+    """
+
+    sku: str
+    title: str
+    description: str = ""
+    category: str = ""
+    price: float | None = None
+    currency: str = ""
+    attributes: dict[str, str] = field(default_factory=dict)
+    stock: int | None = None
+    in_stock: bool = True
+    url: str = ""
+    price_max: float | None = None
+    compare_at_price: float | None = None
+    image: str = ""
+    brand: str = ""
+    tags: list[str] = field(default_factory=list)
+    category_path: str = ""
+    availability: str | None = None
+    variants: list[Variant] = field(default_factory=list)
+
+    OPTIONAL = (
+        "url",
+        "price_max",
+        "compare_at_price",
+        "image",
+        "brand",
+        "tags",
+        "category_path",
+        "availability",
+    )
+
+    def to_metadata(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {
+            "kind": "product",
+            "sku": self.sku,
+            "title": self.title,
+            "description": self.description,
+            "category": self.category,
+            "price": self.price,
+            "currency": self.currency,
+            "attributes": dict(self.attributes),
+            "stock": self.stock,
+            "in_stock": self.in_stock,
+        }
+        for name in self.OPTIONAL:
+            value = getattr(self, name)
+            if value not in (None, "", []):
+                meta[name] = list(value) if isinstance(value, list) else value
+        if self.variants:
+            meta["variants"] = [v.to_json() for v in self.variants]
+        return meta
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, Any]) -> Product:
+        """The typed view of a product document's metadata (a brand written as an attribute,
+        as the native catalogue does, is the brand)."""
+        names = cls.__dataclass_fields__
+        data = {k: v for k, v in meta.items() if k in names and k != "variants"}
+        product = cls(**data)
+        product.variants = [Variant.from_json(v) for v in meta.get("variants", [])]
+        if not product.brand:
+            product.brand = str(product.attributes.get("brand", ""))
+        return product
+
+    @property
+    def price_range(self) -> tuple[float, float] | None:
+        if self.price is None:
+            return None
+        return self.price, self.price_max if self.price_max is not None else self.price
+
+
 KeyKind = Literal["question", "answer", "text"]
 
 

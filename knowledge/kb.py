@@ -12,7 +12,7 @@ from knowledge.config import EmbedderConfig, KnowledgeConfig, RetrievalConfig, r
 from knowledge.documents import Document
 from knowledge.embedders import Embedder, make_embedder
 from knowledge.index import EmbedProgress, KnowledgeIndex, UpdateReport
-from knowledge.loaders import load_sources
+from knowledge.loaders import LoadIssues, load_sources
 from knowledge.retriever import HybridRetriever, Mode
 from knowledge.storage import VersionedDir
 
@@ -41,13 +41,24 @@ class KnowledgeBase:
         if embedder_instance is not None:
             self.__dict__["embedder"] = embedder_instance
         self._index: KnowledgeIndex | None = None
+        #: what the last reading of the sources left out (bad catalogue rows) or noted
+        self.load_issues = LoadIssues()
 
     @cached_property
     def embedder(self) -> Embedder:
         return make_embedder(self.embedder_config, cache_dir=self.model_cache_dir)
 
     def load_documents(self) -> list[Document]:
-        return load_sources(self.config.sources, base_dir=self.base_dir)
+        """Read every source; rows left out and notes are kept in ``load_issues``."""
+        issues = LoadIssues()
+        docs = load_sources(
+            self.config.sources,
+            base_dir=self.base_dir,
+            catalogue=self.config.catalogue,
+            issues=issues,
+        )
+        self.load_issues = issues
+        return docs
 
     def writing(self, *, on_wait: Callable[[Path], None] | None = None) -> AbstractContextManager:
         """The index's write lock, to hold around the whole update (re-entrant in a thread).

@@ -319,3 +319,26 @@ def test_index_waits_for_another_indexing_run_with_a_message(config_file, store_
     message = flat(result.output)
     assert "is writing the index in" in message and "waiting for it to finish" in message
     assert "index rebuilt" in message
+
+
+def test_index_lists_the_catalogue_rows_it_skipped(config_file, store_dir):
+    shopify = Path(__file__).parents[1] / "knowledge" / "data" / "shopify_products.csv"
+    (store_dir / "products_export.csv").write_bytes(shopify.read_bytes())
+    text = config_file.read_text(encoding="utf-8").replace(
+        "    - {type: catalog, path: catalog.csv}\n",
+        "    - {type: catalog, path: catalog.csv}\n"
+        "    - {type: catalog, path: products_export.csv}\n",
+    )
+    config_file.write_text(
+        text.replace("  index_dir: index\n", "  index_dir: index\n  catalogue: {currency: USD}\n"),
+        encoding="utf-8",
+    )
+    result = run("index", "--config", str(config_file))
+    assert result.exit_code == 0, result.output
+    message = flat(result.output)
+    assert "added 14" in message  # 10 from the tiny store, 4 Shopify products
+    assert "2 row(s) skipped, the rest loaded:" in message
+    assert "products_export.csv, line 11: variant 'KR-MCT-EM-M'" in message
+    assert "Inventory Qty must be a whole number, got 'lots'" in message
+    assert "products_export.csv, line 21: handle 'merino-crew-tee' is already" in message
+    assert "4 note(s):" in message and "'summit-beanie' is a draft (Status): left out" in message

@@ -5,6 +5,7 @@ import pytest
 
 from knowledge.errors import LoadError
 from knowledge.loaders import load_catalog, load_faq, load_pages
+from knowledge.loaders.common import LoadIssues
 
 
 def write(path: Path, text: str | bytes) -> Path:
@@ -183,22 +184,35 @@ def test_catalog_json(tmp_path):
     assert doc.metadata["attributes"] == {"color": "red"} and doc.metadata["price"] == 12.5
 
 
+def test_catalog_without_its_key_columns_stops(tmp_path):
+    with pytest.raises(LoadError) as info:
+        load_catalog(write(tmp_path / "c.csv", "title,price\nMug,3\n"))
+    assert info.value.line == 1 and "missing column(s) sku" in str(info.value)
+
+
 @pytest.mark.parametrize(
     ("text", "line", "fragment"),
     [
-        ("title,price\nMug,3\n", 1, "missing column(s) sku"),
-        ("sku,title,price\nA,Mug,cheap\n", 2, "price of 'A' must be a number"),
-        ("sku,title,stock\nA,Mug,-1\n", 2, "must not be negative"),
-        ("sku,title\nA,Mug\nA,Cup\n", 3, "duplicate SKU 'A' (first on line 2)"),
-        ("sku,title,attributes\nA,Mug,red\n", 2, "key=value"),
-        ("sku,title\nA,\n", 2, "empty title"),
+        ("sku,title,price\nA,Mug,cheap\nB,Cup,3\n", 2, "price of 'A' must be a number"),
+        ("sku,title,stock\nA,Mug,-1\nB,Cup,3\n", 2, "must not be negative"),
+        ("sku,title\nB,Cup\nA,Mug\nA,Cup\n", 4, "duplicate SKU 'A' (first on line 3)"),
+        ("sku,title,attributes\nA,Mug,red\nB,Cup,\n", 2, "key=value"),
+        ("sku,title\nA,\nB,Cup\n", 2, "empty title"),
     ],
 )
-def test_malformed_catalog(tmp_path, text, line, fragment):
+def test_a_bad_catalog_row_is_skipped_with_its_line(tmp_path, text, line, fragment):
+    issues = LoadIssues()
+    docs = load_catalog(write(tmp_path / "c.csv", text), issues=issues)
+    assert "product:B" in {d.id for d in docs}  # the rest still loads
+    (skipped,) = issues.skipped
+    assert skipped.line == line and fragment in str(skipped)
+
+
+def test_a_catalog_none_of_whose_rows_load_stops(tmp_path):
     with pytest.raises(LoadError) as info:
-        load_catalog(write(tmp_path / "c.csv", text))
-    assert info.value.line == line
-    assert fragment in str(info.value)
+        load_catalog(write(tmp_path / "c.csv", "sku,title,price\nA,Mug,cheap\nB,Cup,dear\n"))
+    assert info.value.line == 2
+    assert "no product could be read" in str(info.value) and "1 more row" in str(info.value)
 
 
 # ---------------------------------------------------------------- pages
