@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.engine import Bot
 from bot.sessions import Session
+from bot.sessions.base import ANSWER, INTERRUPTED, PENDING
 from bot.types import IncomingMessage, Reply
 from connectors.base import ChannelError
 from connectors.config import ServerConfig, ShopbotConfig
@@ -184,6 +185,10 @@ def history(session: Session) -> dict[str, Any]:
                 "products": turn.meta.get("products", []),
                 "options": turn.meta.get("options", []),
                 "unattended": bool(turn.meta.get("unattended")),  # a handoff nobody took
+                # a customer's message being answered, or whose answer was cut off (the
+                # server stopped): sending it again with its message_id completes it
+                "pending": turn.meta.get(ANSWER) == PENDING,
+                "interrupted": turn.meta.get(ANSWER) == INTERRUPTED,
             }
             for turn in session.turns
             if turn.role != "system"

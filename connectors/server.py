@@ -38,6 +38,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
+from bot.continuity import orphaned
 from bot.engine import Bot
 from bot.sessions import Session, Turn
 from connectors.base import ChannelError, ChannelRequest, Connector, Headers, build_connectors
@@ -160,6 +161,10 @@ def create_app(
         else:
             built = bot
         holder["service"] = ChatService(built, config, web)
+        # answers a killed server left half done: their messages are kept, marked for retry
+        cut = await asyncio.to_thread(built.sessions.mark_interrupted, orphaned)
+        if cut:
+            log.warning("%d answer(s) were interrupted by a stop of the server", cut)
         try:
             yield
         finally:
