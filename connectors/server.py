@@ -1,6 +1,7 @@
 """``shopbot serve``: the HTTP API, streaming, the chat widget and a demo store page.
 
-Endpoints (all JSON unless noted; errors are ``{"error": {"code", "message"}}`` with a 4xx):
+Endpoints (all JSON unless noted; errors are ``{"error": {"code", "message"}}`` with a 4xx,
+or a generic 500 when the server itself fails: see ``http_errors``):
 
     GET  /                          demo store page with the widget on it (server.demo_page)
     GET  /widget.js                 the embeddable widget (one <script> tag)
@@ -11,11 +12,12 @@ Endpoints (all JSON unless noted; errors are ``{"error": {"code", "message"}}`` 
     POST /api/chat/stream           same body → Server-Sent Events: session, delta…, reply
     POST /api/sessions/{token}/agent    a human agent's message   (Bearer server.admin_token)
     POST /api/sessions/{token}/release  hand the conversation back (Bearer server.admin_token)
-    POST /channels/{name}           other enabled connectors (Slack, WeChat, ...)
+    POST /channels/{name}           other enabled connectors (Slack, WeChat, ...); web = /api/chat
     GET  /docs                      OpenAPI documentation (its assets served here: offline)
 
 The bot is synchronous (CPU-bound retrieval, a serialised local model), so it runs in the
-threadpool; messages of one conversation are answered one at a time, in order.
+threadpool; messages of one conversation are answered one at a time, in order. Only
+conversations of the web channel are served here (``ChatService.session``).
 """
 
 from __future__ import annotations
