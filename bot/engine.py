@@ -19,7 +19,16 @@ from dataclasses import asdict
 
 from bot.confidence import load_or_calibrate
 from bot.config import BotConfig
-from bot.continuity import REPEAT_WINDOW, chosen_option, stored_reply
+from bot.continuity import (
+    REPEAT_WINDOW,
+    REPLY_TO,
+    chosen_option,
+    mark_answered,
+    mark_interrupted,
+    mark_pending,
+    stored_reply,
+    unanswered,
+)
 from bot.generators.base import Generator, GeneratorError
 from bot.grounding import (
     FALLBACK_LEXICAL_FLOOR,
@@ -35,6 +44,7 @@ from bot.policy import Decision, Policy, wants_human
 from bot.privacy import Redactor
 from bot.prompts import PromptBuilder
 from bot.sessions import Session, SessionStore, Turn
+from bot.sessions.base import ANSWER, PENDING
 from bot.types import Citation, IncomingMessage, ProductCard, Reply
 from knowledge.kb import KnowledgeBase
 from knowledge.retriever import Hit
@@ -194,7 +204,9 @@ class Bot:
                 return
         language = detect_language(text)
         session.language = language
-        user_turn = Turn("user", self.redact(text), meta={"channel": message.channel})
+        # the same message again after its answer was cut off: that turn is completed
+        resumed = unanswered(session, str(message_id)) if message_id else None
+        user_turn = resumed or Turn("user", self.redact(text), meta={"channel": message.channel})
         if message_id:
             user_turn.meta["message_id"] = str(message_id)
 
@@ -210,7 +222,30 @@ class Bot:
             yield reply
             return
 
-        previous = session.last_user_text()
+        # the turns before this message: what the prompt and the follow-up search see
+        prior = session.turns[: _position(session.turns, resumed)]
+        previous = next((t.text for t in reversed(prior) if t.role == "user"), None)
+        if resumed is None:  # stored before it is answered: a crash loses no message
+            mark_pending(user_turn)
+            self.sessions.append(session, user_turn)
+        try:
+            yield from self._answer(text, language, session, user_turn, prior, previous, started)
+        except BaseException:  # failed, or abandoned mid-answer (GeneratorExit, Ctrl-C)
+            if user_turn.meta.get(ANSWER) == PENDING:
+                self._interrupted(session, user_turn)
+            raise
+
+    def _answer(
+        self,
+        text: str,
+        language: str,
+        session: Session,
+        user_turn: Turn,
+        prior: list[Turn],
+        previous: str | None,
+        started: float,
+    ) -> Iterator[str | Reply]:
+        """Retrieve, decide and answer a message whose turn is stored, pending."""
         asked = session.meta.pop("clarify", None)  # a clarifying question gets one answer
         chosen = chosen_option(asked, text, self.retriever.index)
         if chosen is not None:  # the customer picked one of the topics offered
@@ -228,7 +263,7 @@ class Bot:
             # a chosen topic answers the question asked before the clarifying one: those two
             # turns leave the prompt's history, or a small model repeats the clarifying question
             skip = 2 if chosen is not None else 0
-            reply = yield from self._generate(text, decision, session, language, skip=skip)
+            reply = yield from self._generate(text, decision, session, prior, language, skip=skip)
         else:
             reply = self._respond(decision, session, language, text)
             yield reply.text
@@ -340,11 +375,13 @@ class Bot:
         question: str,
         decision: Decision,
         session: Session,
+        prior: list[Turn],
         language: str,
         *,
         skip: int = 0,
     ) -> Iterator[str | Reply]:
-        """A composed answer; ``skip``: the latest turns left out of the prompt's history."""
+        """A composed answer; ``prior``: the turns before the question, ``skip``: the latest
+        of them left out of the prompt's history."""
         sources = [h for h in decision.hits if h.kind != "faq" or h is decision.hits[0]]
         session.failures = 0
         if not self.config.generation:
@@ -356,7 +393,8 @@ class Bot:
             reply = self._quoted(sources, decision, session, language, "language")
             yield reply.text
             return reply
-        recent = session.recent(self.config.history_turns + skip)
+        wanted = self.config.history_turns + skip
+        recent = prior[-wanted:] if wanted > 0 else []
         history = [(t.role, t.text) for t in (recent[:-skip] if skip else recent)]
         try:
             builder = PromptBuilder(
@@ -457,6 +495,8 @@ class Bot:
     def _validate(self, text: str) -> str:
         if not isinstance(text, str) or not text.strip():
             raise ValueError("the message is empty: send the customer's text")
+        if any("\ud800" <= c <= "\udfff" for c in text):  # no model's tokenizer takes these
+            raise ValueError("the message holds a lone UTF-16 surrogate: send valid Unicode")
         if len(text) > self.config.max_message_chars:
             raise ValueError(
                 f"the message has {len(text)} characters, more than the limit of "
@@ -465,8 +505,12 @@ class Bot:
         return text.strip()
 
     def _finish(self, session: Session, user_turn: Turn, reply: Reply, started: float) -> None:
+        """Store the answer; a customer's turn stored before it (pending) is marked answered
+        in the same transaction."""
         reply.meta["latency_ms"] = round((time.perf_counter() - started) * 1000, 3)
-        turns = [user_turn]
+        stored = user_turn.id is not None
+        mark_answered(user_turn)
+        turns = [] if stored else [user_turn]
         if not reply.silent:
             turns.append(
                 Turn(
@@ -482,7 +526,22 @@ class Bot:
                     | ({"unattended": True} if reply.unattended else {}),
                 )
             )
-        self.sessions.append(session, *turns)
+            if stored and session.turns[-1] is not user_turn:  # others came in between
+                turns[-1].meta[REPLY_TO] = user_turn.meta.get("message_id")
+        self.sessions.append(session, *turns, updated=[user_turn] if stored else [])
+
+    def _interrupted(self, session: Session, user_turn: Turn) -> None:
+        """The answer failed or was abandoned: say so on the stored turn (best effort)."""
+        mark_interrupted(user_turn)
+        try:
+            self.sessions.append(session, updated=[user_turn])
+        except Exception:  # the store itself may be what failed
+            log.warning("could not mark the turn of session %s interrupted", session.id)
+
+
+def _position(turns: list[Turn], turn: Turn | None) -> int:
+    """Where ``turn`` is in ``turns`` (by identity), or the end when it is None."""
+    return next((i for i, t in enumerate(turns) if t is turn), len(turns))
 
 
 def _sentences(pieces: Iterator[str]) -> Iterator[str]:

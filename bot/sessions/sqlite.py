@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from bot.sessions.base import (
+    ANSWER,
+    INTERRUPTED,
+    PENDING,
     Clock,
     Session,
     SessionStore,
@@ -53,6 +56,10 @@ CREATE TABLE IF NOT EXISTS turns (
 );
 CREATE INDEX IF NOT EXISTS turns_by_session ON turns (session_id, id);
 """
+#: customer turns stored before their answer (few at any time), found without a scan; made
+#: on every open, so databases written before it get it too
+_PENDING = f"json_extract(meta, '$.{ANSWER}') = '{PENDING}'"
+_PENDING_INDEX = f"CREATE INDEX IF NOT EXISTS turns_pending ON turns (id) WHERE {_PENDING}"
 
 _UPSERT = """
 INSERT INTO sessions
@@ -145,6 +152,7 @@ class SQLiteSessionStore(SessionStore):
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+                conn.execute(_PENDING_INDEX)
             else:
                 rows = conn.execute("SELECT version FROM schema_version").fetchall()
                 versions = {row[0] for row in rows}
@@ -163,6 +171,7 @@ class SQLiteSessionStore(SessionStore):
                     raise SessionStoreError(
                         self._not_ours(f"unknown session schema version {version}")
                     )
+                conn.execute(_PENDING_INDEX)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -217,14 +226,17 @@ class SQLiteSessionStore(SessionStore):
                 confidence=confidence,
                 citations=json.loads(citations),
                 meta=json.loads(meta),
+                id=turn_id,
             )
-            for _, role, text, created_at, action, confidence, citations, meta in turn_rows
+            for turn_id, role, text, created_at, action, confidence, citations, meta in turn_rows
         ]
         return session
 
-    def append(self, session: Session, *turns: Turn) -> None:
+    def append(self, session: Session, *turns: Turn, updated: Iterable[Turn] = ()) -> None:
         check_session(session)
-        check_turns(turns)
+        updated = tuple(updated)
+        check_turns(turns, updated)
+        changes = [(_json(turn.meta, "turn meta"), turn.id, session.id) for turn in updated]
         rows = [
             (
                 session.id,
@@ -241,17 +253,23 @@ class SQLiteSessionStore(SessionStore):
         session_row = self._session_row(session)
         with self._transaction(write=True) as conn:
             conn.execute(_UPSERT, session_row)
-            conn.executemany(
-                "INSERT INTO turns (session_id, role, text, created_at, action, confidence, "
-                "citations, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            conn.executemany("UPDATE turns SET meta = ? WHERE id = ? AND session_id = ?", changes)
+            ids = [
+                conn.execute(
+                    "INSERT INTO turns (session_id, role, text, created_at, action, confidence, "
+                    "citations, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                ).lastrowid
+                for row in rows
+            ]
             if self.max_turns is not None:
                 conn.execute(
                     "DELETE FROM turns WHERE session_id = ? AND id <= (SELECT id FROM turns "
                     "WHERE session_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
                     (session.id, session.id, self.max_turns),
                 )
+        for turn, turn_id in zip(turns, ids, strict=True):
+            turn.id = turn_id
         add_turns(session, turns, self.max_turns)
 
     def save_state(self, session: Session) -> None:
@@ -274,6 +292,20 @@ class SQLiteSessionStore(SessionStore):
             session.created_at,
             session.updated_at,
         )
+
+    def mark_interrupted(self, orphaned: Callable[[Turn], bool]) -> int:
+        with self._transaction(write=True) as conn:
+            rows = conn.execute(
+                f"SELECT id, role, text, created_at, meta FROM turns WHERE {_PENDING}"
+            ).fetchall()
+            marked = []
+            for turn_id, role, text, created_at, meta in rows:
+                turn = Turn(role, text, created_at, meta=json.loads(meta), id=turn_id)
+                if orphaned(turn):
+                    turn.meta[ANSWER] = INTERRUPTED
+                    marked.append((_json(turn.meta, "turn meta"), turn_id))
+            conn.executemany("UPDATE turns SET meta = ? WHERE id = ?", marked)
+        return len(marked)
 
     def delete(self, session_id: str) -> bool:
         validate_session_id(session_id)
