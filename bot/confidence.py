@@ -42,7 +42,7 @@ from knowledge.evidence import (
 log = logging.getLogger(__name__)
 
 #: bump when the features or the fitting change, so stored calibrations are redone
-VERSION = 10
+VERSION = 11
 #: the features a store with few held-out wordings is fitted on (see the module docstring)
 ROBUST_FEATURES = ("dense", "fused")
 #: the same for questions the embedding model does not read, whose dense score is nothing
@@ -103,19 +103,13 @@ class ConfidenceModel:
         return 1.0 / (1.0 + np.exp(-z))
 
     def score(
-        self,
-        index: Any,
-        hits: Sequence[Any],
-        tokens: Sequence[str],
-        coverage: float,
-        vector: np.ndarray | None = None,
+        self, index: Any, hits: Sequence[Any], tokens: Sequence[str], coverage: float
     ) -> float:
-        """P(the top hit answers the question); ``vector`` is the query's embedding."""
+        """P(the top hit answers the question)."""
         if not hits:
             return 0.0
         model = self.for_hit(hits[0], coverage)
-        features = hit_features(index, hits, tokens, coverage, query_vector=vector)
-        return float(model.probability(features))
+        return float(model.probability(hit_features(index, hits, tokens, coverage)))
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -4,8 +4,9 @@ Retrieval's side of the answer policy (``../shared/DESIGN.md``, "Where the answe
 lives"): for the top hit of one query, :func:`hit_features` measures its dense score and the
 margin to the next document, the fused score and its margin, how much of the query the hit's
 keys share lexically, how many of an FAQ entry's variants agree, how much of the query the
-embedding model understands, the share of its words the store never uses, and where BM25
-ranks it. :func:`calibration_set` asks questions taken from the store's own knowledge, never
+embedding model understands, the share of its words the store never uses, where BM25
+ranks it, and its dense score against how close the entry's own wordings typically are to
+each other (``KnowledgeIndex.typical_similarity``). :func:`calibration_set` asks questions taken from the store's own knowledge, never
 test queries, and returns their evidence with what is known about each:
 
 - leave-one-out: each sampled FAQ variant is held out and asked: an in-scope question (its
@@ -51,7 +52,6 @@ FEATURES = (
     "unknown_words",
     "rank_agreement",
     "dense_typical",
-    "dense_nearest3",
 )
 #: model coverage below which a question counts as unread by the embedding model
 READABLE = 0.5
@@ -72,7 +72,6 @@ def hit_features(
     *,
     exclude: frozenset[int] = frozenset(),
     excluded_df: Counter[str] | None = None,
-    query_vector: np.ndarray | None = None,
 ) -> np.ndarray:
     """The evidence vector for the top hit of one query (zeros when there is no hit).
 
@@ -111,28 +110,9 @@ def hit_features(
             1.0 / top.lexical_rank if top.lexical_rank else 0.0,
             # against how close this entry's own wordings are to each other
             top.dense_score - float(index.typical_similarity[index.chunk_pos[top.chunk_id]]),
-            _nearest_wordings(index, top, query_vector, coverage, exclude),
         ],
         dtype=np.float64,
     )
-
-
-def _nearest_wordings(
-    index: Any, top: Any, query_vector: np.ndarray | None, coverage: float, left_out: frozenset[int]
-) -> float:
-    """The mean similarity of the query to the top entry's three closest question wordings
-    (discounted by model coverage, as retrieval's scores are), against how close that
-    entry's wordings typically are to each other: a question that is near several of an
-    entry's wordings is more likely one of them than one near a single wording. Without the
-    query's vector, or for a hit with no question wordings, the best key's score stands in."""
-    pos = index.chunk_pos[top.chunk_id]
-    typical = float(index.typical_similarity[pos])
-    rows = index.key_rows(pos)
-    rows = [r for r in rows.tolist() if index.key_kind[r] == "question" and r not in left_out]
-    if query_vector is None or not rows:
-        return top.dense_score - typical
-    sims = (index.vectors[rows] @ query_vector) * index.key_coverage[rows] * coverage
-    return float(np.sort(sims)[::-1][:3].mean()) - typical
 
 
 @lru_cache(maxsize=1)
@@ -172,7 +152,6 @@ def calibration_set(
             index.key_tokens[row],
             float(index.key_coverage[row]),
             exclude=frozenset(exclude.tolist()),
-            query_vector=index.vectors[row],
         )
         return hits, evidence
 
@@ -215,9 +194,7 @@ def calibration_set(
         background = ()
     for text in background_questions() if background is None else background:
         found = retriever.query(text, k=5)
-        features.append(
-            hit_features(index, found.hits, found.tokens, found.coverage, query_vector=found.vector)
-        )
+        features.append(hit_features(index, found.hits, found.tokens, found.coverage))
         labels.append(0.0)
         rights.append(0.0)
     x = np.array(features).reshape(-1, len(FEATURES))
@@ -276,7 +253,6 @@ def passage_calibration_set(
                         float(index.key_coverage[row]),
                         exclude=left_out if label else left_out | {answers[pos]},
                         excluded_df=questions_df + own,
-                        query_vector=index.vectors[row],
                     )
                 )
                 labels.append(label)
@@ -297,7 +273,6 @@ def passage_calibration_set(
                 cover,
                 exclude=left_out,
                 excluded_df=questions_df,
-                query_vector=vector,
             )
         )
         labels.append(0.0)
