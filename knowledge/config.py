@@ -40,6 +40,13 @@ class SourceConfig(StrictModel):
     kind: Literal["faq", "product", "policy", "page"] | None = Field(
         default=None, description="metadata.kind for pages; defaults to 'page'"
     )
+    trust: Literal["store", "third_party"] | None = Field(
+        default=None,
+        description="store: written by the store; third_party: marketplace feeds, supplier "
+        "descriptions, reviews (text addressed to the assistant loses its whole paragraph, and "
+        "hidden or directive text is withheld too). Default: third_party for catalogues, "
+        "store for FAQ and pages",
+    )
 
 
 class EmbedderConfig(StrictModel):
@@ -107,6 +114,12 @@ class KnowledgeConfig(StrictModel):
     faq_answer_as_key: bool = Field(
         default=True,
         description="also match queries against FAQ answers, not only their question variants",
+    )
+    instructions: Literal["withhold", "keep"] = Field(
+        default="withhold",
+        description="text addressed to the assistant found in the knowledge ('ignore previous "
+        "instructions', 'SYSTEM:', '你现在是…'): withhold keeps it out of the index (quotes, "
+        "answers, prompts); keep indexes it as written. Reported by `shopbot index` either way",
     )
 
     @field_validator("chunk_overlap")
