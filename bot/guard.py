@@ -33,7 +33,8 @@ MESSAGE_RULES = frozenset({"override", "role", "marker", "prompt"})
 #: words in a row shared with the system prompt that make a sentence a leak of it
 LEAK_WORDS = 6
 LEAK_MARKERS = re.compile(r"</?\s*(?:source|question)\b|<source n=", re.I)
-FULL_WIDTH = re.compile("[\uff01-\uff5e]")
+#: full-width Latin letters and digits (not the full-width punctuation of Chinese text)
+FULL_WIDTH = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
 #: what is left of a message that asks nothing ("and", "please", "thanks", punctuation)
 FILLER = re.compile(
     r"^(?:\W|and|also|then|now|please|pls|ok|okay|thanks?|thank you|so|but|or|"
@@ -97,14 +98,13 @@ class Guard:
             if finding.severity == INSTRUCTION and MESSAGE_RULES.intersection(finding.matched):
                 taken.append((finding.start, finding.end))
                 rules.append(finding.rule)
-        if not taken:
-            return Screened(plain.strip(), claim=bool(CLAIM.search(plain)))
-        rest = _without(text, taken)
+        rest = _without(text, taken) if taken else text
         rest = TAGS.sub("", INVISIBLE.sub("", rest)).strip()
         if FULL_WIDTH.search(rest):
             rest = unicodedata.normalize("NFKC", rest)
-        declined = not rest or bool(FILLER.match(rest))
-        return Screened(rest, rules, declined=declined, claim=bool(CLAIM.search(rest)))
+        declined = bool(taken) and (not rest or bool(FILLER.match(rest)))
+        question, claim = _without_claims(rest)
+        return Screened(question, rules, declined=declined, claim=claim)
 
     def leaks(self, sentence: str) -> bool:
         """Whether ``sentence`` repeats the system prompt (or its tags)."""
@@ -127,6 +127,18 @@ class Guard:
         if not cut:
             return text, 0
         return _without(text, cut).strip(), len(cut)
+
+
+def _without_claims(text: str) -> tuple[str, bool]:
+    """(what to answer, whether a promise is claimed): a sentence that claims a promise is
+    not the question when the message asks something else too ("Support said PO boxes are
+    fine. Do you ship to PO boxes?")."""
+    spans = sentence_spans(text)
+    claims = [(a, b) for a, b in spans if CLAIM.search(text[a:b])]
+    if not claims:
+        return text, False
+    rest = _without(text, claims).strip()
+    return (rest if rest and not FILLER.match(rest) else text), True
 
 
 def _without(text: str, spans: list[tuple[int, int]]) -> str:

@@ -155,6 +155,9 @@ def screen_document(
             meta["title"] = kept_questions[0]
         meta["questions"] = kept_questions
     text = _cut(doc.text, spans, lines_only=doc.kind == "product")
+    title = meta.get("title")
+    if doc.kind == "product" and title != doc.metadata.get("title") and text.strip():
+        text = f"{title}\n{text}"  # a product's text opens with its name
     if not text.strip() or (questions and not kept_questions):
         return None, flagged
     return Document(doc.id, text, meta), flagged

@@ -52,7 +52,7 @@ NOTICE = "notice"
 VERSION = 1
 
 HTML_COMMENT = re.compile(r"<!--(.*?)(?:-->|\Z)", re.DOTALL)
-SENTENCE_BREAK = re.compile(r"(?<=[.!?．｡])[\"'”’)\]）」』]*\s+|(?<=[。！？；;．｡])|\n")
+SENTENCE_BREAK = re.compile(r"(?<=[.!?．｡])[\"'”’)\]）」』]*\s+|(?<=[。！？；．｡])|\n")
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,9 @@ EN_INSTRUCTION: dict[str, list[Entry]] = {
             "now",
             r"\bfrom now on,? (?:you (?:are|'re) (?:a|an|the|my|in|no longer|free to|allowed|"
             r"permitted|not)\b|(?:you (?:will|must|shall|should|'ll) )?(?:act|respond|reply|"
-            r"answer|speak|talk|behave|pretend|ignore|obey|only (?:say|reply|respond|answer))\b)",
+            r"answer|speak|talk|behave|pretend|ignore|obey|only (?:say|reply|respond|answer)|"
+            r"(?:always |never )?(?:say|end|start|begin|finish|close|sign|add|append|include|"
+            r"mention|use) (?:every|each|all|your|the)\b)\b)",
         ),
         (
             "act behave respond reply answer speak talk write",
@@ -152,6 +154,14 @@ EN_INSTRUCTION: dict[str, list[Entry]] = {
             r"\blet'?s role[\s-]?play\b",
         ),
         ("play", r"\bplay (?:the )?(?:role|part) of\b|\blet'?s play a game\b"),
+        (
+            # a rule for every reply to come: "end every answer with…", "每个回答都加上…"
+            "every each all",
+            r"(?:^|[.,;:!?]\s*|\b(?:and|then|please|now|always|also|just|on|"
+            r"you (?:must|should|will|shall))\s+)(?:end|start|begin|finish|close|prefix|suffix|"
+            r"append to) (?:every|each|all|any) (?:of your )?(?:answers?|repl(?:y|ies)|"
+            r"responses?)\b",
+        ),
         ("mode", r"\b(?:developer|god|jailbreak|dan|unrestricted|sudo) mode\b"),
         ("jailbreak jailbreaking jailbroken", r"\bjailbr(?:eak|eaking|oken)\b"),
         ("anything", r"\bdo anything now\b"),
@@ -336,6 +346,11 @@ ZH_INSTRUCTION: dict[str, list[Entry]] = {
         ("不再是", f"你(?:已经)?不再是(?:一个)?.{{0,6}}?{ZH_ROLE}"),
         ("模式", "(?:开发者|上帝|越狱|无限制|调试|管理员|dan)模式"),
         ("越狱", "越狱"),
+        (
+            "每|所有",
+            "(?:每|所有)(?:一)?(?:个|条|次)?(?:回答|回复|答复)(?:的)?(?:都要?|末尾|结尾|开头|最后)"
+            "(?:都)?(?:要)?(?:加上|加|附上|带上|写上|包含|注明|说|提到)",
+        ),
     ],
     "marker": [
         ("【", "【(?:系统|指令|管理员|助手|开发者)(?:消息|提示|通知)?】"),
