@@ -137,8 +137,7 @@ def screen_document(
     for name, value in fields:
         if isinstance(value, str) and value:
             clean, found = _screen_field(doc, name, value, third_party, withhold, lines)
-            if name != "description":  # a product's description is a line of its text
-                flagged.extend(found)
+            flagged.extend(found)
             meta[name] = clean or (_fallback_title(doc) if name == "title" else "")
     kept_questions = []
     for question in questions:
@@ -148,6 +147,8 @@ def screen_document(
             kept_questions.append(clean)
     if not flagged:
         return doc, []
+    in_text = {f.text for f in flagged if f.field == "text"}
+    flagged = [f for f in flagged if f.field == "text" or f.text not in in_text]  # said once
     if not withhold:
         return doc, flagged
     if questions:
