@@ -251,7 +251,8 @@ class Bot:
             else:
                 reply = self._respond(decision, session, language, text)
             if screened.claim and reply.action in ("answer_faq", "generate", "dont_know"):
-                note = self.messages.get("claim_note", language)
+                key = "claim_note" if reply.action != "dont_know" else "claim_unknown"
+                note = self.messages.get(key, language)
                 reply.text = f"{note}{separator(note, reply.text)}{reply.text}"
             yield reply.text
         if screened.attempted:
@@ -294,7 +295,7 @@ class Bot:
             # a question back is neither a failure nor an answer: the count is left as it is
             offered: dict[str, Hit] = {}
             for hit in hits[:3]:
-                offered.setdefault(_topic(hit).rstrip("?？!！. "), hit)
+                offered.setdefault(self._title(hit, _topic(hit)).rstrip("?？!！. "), hit)
             titles = list(offered)[:2]
             session.meta["clarify"] = {
                 "question": question,
@@ -458,7 +459,7 @@ class Bot:
             )
             used = used if quote else []
             top = prompt.sources[used[0]] if used else prompt.sources[0]
-            heading = self.messages.get("from_source", language, title=top.title)
+            heading = self.messages.get("from_source", language, title=self._title(top))
             text = heading + separator(heading, quote) + quote
             cited = [n + 1 for n in used] or [1]
             meta["grounding"] = "quoted"
@@ -479,7 +480,7 @@ class Bot:
     ) -> Reply:
         """The best source, quoted: the answer when nothing may be generated."""
         top = sources[0]
-        text = self.messages.get("from_source", language, title=top.title)
+        text = self.messages.get("from_source", language, title=self._title(top))
         text = f"{text}\n{_excerpt(self.guard.clean(top.text)[0], self.config.excerpt_chars)}"
         meta = {"extractive": True, "grounding": f"quoted ({why})"}
         return _composed(text, decision, session, language, [top], sources, meta)
@@ -490,6 +491,12 @@ class Bot:
         reply = Reply(text, "dont_know", 0.0, session.id, language)
         reply.meta["guard"] = screened.findings
         return reply
+
+    def _title(self, hit: Hit, title: str | None = None) -> str:
+        """A source's title as a reply may say it (screened at indexing, unless the store
+        keeps such text: then a title addressed to the assistant is not said)."""
+        title = title or hit.title
+        return title if self.guard.allowed(title) else hit.doc_id
 
     def _history(self, turns: list[Turn]) -> list[tuple[str, str]]:
         """Earlier turns for the prompt, without what a customer addressed to the bot."""

@@ -47,6 +47,9 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
             "I can't confirm promises or exceptions that aren't in our store's policies. "
             "Here is what our store information says:"
         ),
+        "claim_unknown": (
+            "I can't confirm promises or exceptions that aren't in our store's policies."
+        ),
     },
     "zh": {
         "handoff": "正在为您转接人工客服，请稍候，客服会在这里回复您。",
@@ -71,6 +74,7 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
         "from_source": "根据《{title}》：",
         "decline": "我只能回答关于本店商品、订单和服务的问题。请问有什么可以帮您？",
         "claim_note": "我无法确认店铺政策以外的承诺或特例。以下是我们店铺信息中的说明：",
+        "claim_unknown": "我无法确认店铺政策以外的承诺或特例。",
     },
 }
 
