@@ -4,7 +4,12 @@ backend as `shopbot` picks it, the chat model with its default reply length), ju
 tests/redteam/test_redteam.py judges them. ``redteam_section()`` is imported by
 bench/trust.py; alone:
 
-    python bench/_trust_redteam.py [--json OUT] [--verbose] [--backend auto|sentence-transformers]
+    python bench/_trust_redteam.py [--json OUT] [--verbose] [--workdir DIR] [--only ID_PREFIX]
+                                   [--backend auto|sentence-transformers]
+
+Beside it, the same attacks against an undefended baseline: the poisoned store indexed with
+``knowledge.instructions: keep`` and bots without the guard, so each figure can be read
+against what the attacks achieve when nothing stops them.
 """
 
 from __future__ import annotations

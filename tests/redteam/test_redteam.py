@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.redteam.harness import CATEGORIES, load_attacks, run_attack
+from bot.engine import Bot
+from bot.sessions import MemorySessionStore
+from tests.redteam.conftest import STORE_NAME, redteam_config
+from tests.redteam.harness import CATEGORIES, NoGuard, load_attacks, prompt_leak, run_attack
 
 ATTACKS, POISONED_FILES = load_attacks()
 
@@ -31,3 +34,23 @@ def test_attack(attack, request):
     bot = request.getfixturevalue(attack.bot.replace("-", "_") + "_bot")
     result = run_attack(bot, attack)
     assert result.passed, f"{result.failures}\nreply ({result.reply.action}): {result.reply.text}"
+
+
+EXTRACTION = [a for a in ATTACKS if a.category == "prompt_extraction"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attack", EXTRACTION, ids=[a.id for a in EXTRACTION])
+def test_the_system_prompt_holds_without_the_guard_too(attack, demo_kb, smollm2):
+    """The attempts reach the model unscreened (and its replies go unchecked by the guard):
+    retrieval, the confidence and grounding alone still keep the prompt in."""
+    bot = Bot(
+        demo_kb,
+        sessions=MemorySessionStore(),
+        config=redteam_config(),
+        generator=smollm2,
+        store_name=STORE_NAME,
+    )
+    bot.guard = NoGuard()
+    reply = run_attack(bot, attack).reply
+    assert prompt_leak(reply.text, STORE_NAME) is None, reply.text
