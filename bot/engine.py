@@ -39,10 +39,11 @@ from bot.grounding import (
     opens_list,
     separator,
 )
+from bot.guard import Guard, Screened
 from bot.messages import Messages
 from bot.policy import Decision, Policy, wants_human
 from bot.privacy import Redactor
-from bot.prompts import PromptBuilder
+from bot.prompts import SYSTEM_POLICY, PromptBuilder
 from bot.sessions import Session, SessionStore, Turn
 from bot.sessions.base import ANSWER, PENDING
 from bot.types import Citation, IncomingMessage, ProductCard, Reply
@@ -113,6 +114,8 @@ class Bot:
         )
         self.messages = Messages(self.config.messages)
         self.redactor = redactor or Redactor()
+        #: text addressed to the bot, in messages and replies (see bot.guard)
+        self.guard = Guard(SYSTEM_POLICY.format(store=store_name))
         self._generator = generator
         self._public: frozenset[str] | None = None
         self._generator_lock = threading.Lock()
@@ -222,6 +225,14 @@ class Bot:
             yield reply
             return
 
+        screened = self.guard.screen(text)
+        if screened.declined:  # nothing but an attempt to instruct the bot
+            reply = self._declined(session, language, screened)
+            yield reply.text
+            self._finish(session, user_turn, reply, started)
+            yield reply
+            return
+        text = screened.text  # the message without what was addressed to the bot
         # the turns before this message: what the prompt and the follow-up search see
         prior = session.turns[: _position(session.turns, resumed)]
         previous = next((t.text for t in reversed(prior) if t.role == "user"), None)
@@ -229,7 +240,9 @@ class Bot:
             mark_pending(user_turn)
             self.sessions.append(session, user_turn)
         try:
-            yield from self._answer(text, language, session, user_turn, prior, previous, started)
+            yield from self._answer(
+                text, language, session, user_turn, prior, previous, started, screened
+            )
         except BaseException:  # failed, or abandoned mid-answer (GeneratorExit, Ctrl-C)
             if user_turn.meta.get(ANSWER) == PENDING:
                 self._interrupted(session, user_turn)
@@ -244,6 +257,7 @@ class Bot:
         prior: list[Turn],
         previous: str | None,
         started: float,
+        screened: Screened,
     ) -> Iterator[str | Reply]:
         """Retrieve, decide and answer a message whose turn is stored, pending."""
         asked = session.meta.pop("clarify", None)  # a clarifying question gets one answer
@@ -259,14 +273,28 @@ class Bot:
         if chosen is not None and chosen[0].kind == "product":
             reply = self._chosen_product(chosen[0], decision, session, language)
             yield reply.text
-        elif decision.action == "generate":
+        elif decision.action == "generate" and not screened.claim:
             # a chosen topic answers the question asked before the clarifying one: those two
             # turns leave the prompt's history, or a small model repeats the clarifying question
             skip = 2 if chosen is not None else 0
             reply = yield from self._generate(text, decision, session, prior, language, skip=skip)
-        else:
-            reply = self._respond(decision, session, language, text)
+        elif screened.attempted and decision.action == "dont_know":
+            reply = self._declined(session, language, screened)  # no word of it echoed
             yield reply.text
+        else:
+            if decision.action == "generate":  # a claimed promise: the store's words, quoted
+                sources = [h for h in decision.hits if h.kind != "faq" or h is decision.hits[0]]
+                session.failures = 0
+                reply = self._quoted(sources, decision, session, language, "claimed promise")
+            else:
+                reply = self._respond(decision, session, language, text)
+            if screened.claim and reply.action in ("answer_faq", "generate", "dont_know"):
+                key = "claim_note" if reply.action != "dont_know" else "claim_unknown"
+                note = self.messages.get(key, language)
+                reply.text = f"{note}{separator(note, reply.text)}{reply.text}"
+            yield reply.text
+        if screened.attempted:
+            reply.meta["guard"] = screened.findings
         reply.meta["reason"] = decision.reason
         self._finish(session, user_turn, reply, started)
         yield reply
@@ -289,11 +317,12 @@ class Bot:
         self, decision: Decision, session: Session, language: str, question: str = ""
     ) -> Reply:
         hits = decision.hits
-        if decision.action == "answer_faq":
+        answer = self.guard.clean(hits[0].text)[0] if decision.action == "answer_faq" else ""
+        if decision.action == "answer_faq" and answer:
             top = hits[0]
             session.failures = 0
             return Reply(
-                top.text,
+                answer,
                 "answer_faq",
                 decision.confidence,
                 session.id,
@@ -304,7 +333,7 @@ class Bot:
             # a question back is neither a failure nor an answer: the count is left as it is
             offered: dict[str, Hit] = {}
             for hit in hits[:3]:
-                offered.setdefault(_topic(hit).rstrip("?？!！. "), hit)
+                offered.setdefault(self._title(hit, _topic(hit)).rstrip("?？!！. "), hit)
             titles = list(offered)[:2]
             session.meta["clarify"] = {
                 "question": question,
@@ -318,7 +347,7 @@ class Bot:
             return self._handoff(
                 session, language, "handoff_after_failures", confidence=decision.confidence
             )
-        session.failures += 1
+        session.failures += 1  # don't know (or an answer that was all text addressed to the bot)
         key = "dont_know" if self.attended else "dont_know_no_agent"  # offer no one absent
         text = self.messages.get(key, language)
         if decision.unknown_terms:
@@ -366,7 +395,7 @@ class Bot:
     ) -> Reply:
         """A product picked from a clarifying question: its catalogue facts, no model."""
         session.failures = 0
-        text = _excerpt(hit.text, self.config.excerpt_chars)
+        text = _excerpt(self.guard.clean(hit.text)[0], self.config.excerpt_chars)
         meta = {"extractive": True, "grounding": "quoted (chosen product)"}
         return _composed(text, decision, session, language, [hit], [hit], meta)
 
@@ -395,7 +424,7 @@ class Bot:
             return reply
         wanted = self.config.history_turns + skip
         recent = prior[-wanted:] if wanted > 0 else []
-        history = [(t.role, t.text) for t in (recent[:-skip] if skip else recent)]
+        history = self._history(recent[:-skip] if skip else recent)
         try:
             builder = PromptBuilder(
                 self.generator,
@@ -428,7 +457,9 @@ class Bot:
                 if piece in said:  # a small model repeating itself has said its piece
                     break
                 said.add(piece)
-                if not checker.supported(piece, facts, intro=intro):
+                # unsupported by the sources, or addressed to the assistant, or the prompt
+                allowed = checker.supported(piece, facts, intro=intro) and self.guard.allowed(piece)
+                if not allowed:
                     rejected = piece
                     break
                 if opens_list(piece):
@@ -464,8 +495,12 @@ class Bot:
             meta["rejected"] = rejected
         if not kept:  # nothing the sources support: quote them instead
             quote, used = checker.extract(question, facts)
+            quote = self.guard.clean(quote)[0] or _excerpt(
+                self.guard.clean(prompt.sources[0].text)[0], self.config.excerpt_chars
+            )
+            used = used if quote else []
             top = prompt.sources[used[0]] if used else prompt.sources[0]
-            heading = self.messages.get("from_source", language, title=top.title)
+            heading = self.messages.get("from_source", language, title=self._title(top))
             text = heading + separator(heading, quote) + quote
             cited = [n + 1 for n in used] or [1]
             meta["grounding"] = "quoted"
@@ -486,10 +521,36 @@ class Bot:
     ) -> Reply:
         """The best source, quoted: the answer when nothing may be generated."""
         top = sources[0]
-        text = self.messages.get("from_source", language, title=top.title)
-        text = f"{text}\n{_excerpt(top.text, self.config.excerpt_chars)}"
+        text = self.messages.get("from_source", language, title=self._title(top))
+        text = f"{text}\n{_excerpt(self.guard.clean(top.text)[0], self.config.excerpt_chars)}"
         meta = {"extractive": True, "grounding": f"quoted ({why})"}
         return _composed(text, decision, session, language, [top], sources, meta)
+
+    def _declined(self, session: Session, language: str, screened: Screened) -> Reply:
+        """The answer to a message that only tries to instruct the bot (not a failure)."""
+        text = self.messages.get("decline", language)
+        reply = Reply(text, "dont_know", 0.0, session.id, language)
+        reply.meta["guard"] = screened.findings
+        return reply
+
+    def _title(self, hit: Hit, title: str | None = None) -> str:
+        """A source's title as a reply may say it (screened at indexing, unless the store
+        keeps such text: then a title addressed to the assistant is not said)."""
+        title = title or hit.title
+        return title if self.guard.allowed(title) else hit.doc_id
+
+    def _history(self, turns: list[Turn]) -> list[tuple[str, str]]:
+        """Earlier turns for the prompt, without what a customer addressed to the bot."""
+        history = []
+        for turn in turns:
+            if turn.role == "user":
+                screened = self.guard.screen(turn.text)
+                text = "" if screened.declined else screened.text
+            else:
+                text = self.guard.clean(turn.text)[0]
+            if text:
+                history.append((turn.role, text))
+        return history
 
     # ------------------------------------------------------------------ helpers
     def _validate(self, text: str) -> str:

@@ -179,6 +179,7 @@ def index(
 
     console.print(f"  embedder: {describe_embedder(kb.embedder)}", highlight=False)
     _print_load_issues(kb.load_issues)
+    _print_screening(report.screening, cfg.base_dir)
 
 
 #: rows listed of each kind in `shopbot index`'s summary of what it left out
@@ -201,6 +202,55 @@ def _print_load_issues(issues) -> None:
             console.print(f"    {escape(str(item))}", highlight=False, soft_wrap=True)
         if len(items) > ISSUES_SHOWN:
             console.print(f"    … and {len(items) - ISSUES_SHOWN} more", highlight=False)
+
+
+#: findings listed by `shopbot index` (all are in the index's extra-screening.json)
+SHOWN_FINDINGS = 50
+
+
+def _print_screening(screening: dict, base: Path) -> None:
+    """Text addressed to the assistant found in the sources, with file and line."""
+    findings = [f for f in screening.get("findings", []) if f["severity"] != "notice"]
+    cleaned = len(screening.get("findings", [])) - len(findings)
+    if cleaned:
+        console.print(f"  invisible characters removed from {cleaned} sentences", highlight=False)
+    if not findings:
+        return
+    withheld = sum(f["action"] in ("withheld", "removed") for f in findings)
+    how = (
+        f"{withheld} withheld from answers and prompts"
+        if screening.get("mode") == "withhold"
+        else "kept as written (knowledge.instructions: keep)"
+    )
+    console.print(
+        f"[bold yellow]  text addressed to the assistant in the knowledge: {len(findings)} "
+        f"({how}); check these sources:[/]",
+        highlight=False,
+    )
+    for f in findings[:SHOWN_FINDINGS]:
+        where = _relative(f["source"], base) if f["source"] else f["doc_id"]
+        where += f":{f['line']}" if f["source"] and f["line"] else ""
+        field = "" if f["field"] == "text" else f" ({f['field']})"
+        detail = f", {f['detail']}" if f["detail"] else ""
+        console.print(
+            f"    {where}  {f['doc_id']}{field}  {f['rule']}{detail}  [{f['action']}]  "
+            f"“{f['text']}”",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+    if len(findings) > SHOWN_FINDINGS:
+        console.print(f"    … and {len(findings) - SHOWN_FINDINGS} more", highlight=False)
+    for doc_id in screening.get("left_out", []):
+        console.print(f"    {doc_id}: nothing left after screening, not indexed", highlight=False)
+
+
+def _relative(source: str, base: Path) -> str:
+    path = Path(source)
+    try:
+        return str(path.resolve().relative_to(base.resolve()))
+    except ValueError:
+        return str(path)
 
 
 @app.command()
