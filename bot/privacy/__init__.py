@@ -29,6 +29,7 @@ from bot.privacy.detectors import (
     SECRET,
     is_reference,
 )
+from bot.privacy.logs import RedactingFilter, redact_logs
 from bot.privacy.placeholders import (
     META_KEY,
     Placeholders,
@@ -52,6 +53,7 @@ __all__ = [
     "SECRET",
     "Match",
     "Placeholders",
+    "RedactingFilter",
     "Redactor",
     "card_issuer",
     "card_valid",
@@ -62,6 +64,7 @@ __all__ = [
     "load_or_create_key",
     "luhn_valid",
     "redact",
+    "redact_logs",
     "redact_tree",
     "ssn_valid",
 ]

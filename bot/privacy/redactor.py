@@ -66,7 +66,7 @@ class Redactor:
         if unknown:
             raise ValueError(
                 f"unknown PII kind(s) {', '.join(sorted(unknown))}: use any of {', '.join(KINDS)}"
-                " (add other patterns with extra={label: regex})"
+                " (add your own with extra={LABEL: regex}; in config.yaml: bot.privacy.patterns)"
             )
         self.kinds = tuple(kind for kind in KINDS if kind in chosen)
         self.key = key
@@ -146,7 +146,7 @@ class Redactor:
 
     __call__ = redact
 
-    def strip(self, text: str) -> str:
+    def without_placeholders(self, text: str) -> str:
         """``text`` without its placeholders: what is searched for (a placeholder has no
         meaning to find, and must not come back as a word the store does not know)."""
         return " ".join(self._placeholder.sub(" ", text).split())
