@@ -51,6 +51,26 @@ class Detector:
     pattern: re.Pattern[str]
     check: Callable[[str], int] = len
     reference: bool = False
+    #: what a text must have for the pattern to match at all (see ``features``): a text
+    #: without it is not searched
+    needs: str | None = None
+
+
+def features(text: str) -> set[str]:
+    """What a text has that some patterns need: a digit, an @, the letters "at", a capital
+    letter, a Chinese character. Cheap, and most messages lack several."""
+    found = set()
+    if any(ch.isdigit() for ch in text):
+        found.add("digit")
+    if "@" in text:
+        found.add("@")
+    if "at" in text.lower():
+        found.add("at")
+    if any("A" <= ch <= "Z" for ch in text):
+        found.add("upper")
+    if any("\u3400" <= ch <= "\u9fff" for ch in text):
+        found.add("cjk")
+    return found
 
 
 # Boundaries: no Latin letter or digit may touch a match (CJK may: "电话13800138000" must
@@ -370,27 +390,27 @@ _always: Callable[[str], int] = len
 
 #: every built-in form, in order of precedence when two find the very same span
 DETECTORS: tuple[Detector, ...] = (
-    Detector(EMAIL, _EMAIL),
-    Detector(EMAIL, _EMAIL_SPELLED, _check_spelled),
-    Detector(IBAN, _IBAN, _check_iban),
-    Detector(ID_CN, _ID_CN, _whole(_id_cn), reference=True),
-    Detector(CARD, _CARD, _whole(card_valid), reference=True),
-    Detector(PHONE, _PHONE_INTL, _person_phone(_check_intl_phone), reference=True),
-    Detector(PHONE, _PHONE_US, _person_phone(len), reference=True),
-    Detector(PHONE, _PHONE_CN_MOBILE, reference=True),
-    Detector(PHONE, _PHONE_CN_LAND, reference=True),
-    Detector(PHONE, _PHONE_TRUNK, _count(10, 11), reference=True),
-    Detector(PHONE, _PHONE_LABELLED, _person_phone(_count(7, 15)), reference=True),
-    Detector(ID, _SSN, _whole(ssn_valid), reference=True),
-    Detector(ID, _ID_LABEL, _check_id),
+    Detector(EMAIL, _EMAIL, needs="@"),
+    Detector(EMAIL, _EMAIL_SPELLED, _check_spelled, needs="at"),
+    Detector(IBAN, _IBAN, _check_iban, needs="digit"),
+    Detector(ID_CN, _ID_CN, _whole(_id_cn), reference=True, needs="digit"),
+    Detector(CARD, _CARD, _whole(card_valid), reference=True, needs="digit"),
+    Detector(PHONE, _PHONE_INTL, _person_phone(_check_intl_phone), reference=True, needs="digit"),
+    Detector(PHONE, _PHONE_US, _person_phone(len), reference=True, needs="digit"),
+    Detector(PHONE, _PHONE_CN_MOBILE, reference=True, needs="digit"),
+    Detector(PHONE, _PHONE_CN_LAND, reference=True, needs="digit"),
+    Detector(PHONE, _PHONE_TRUNK, _count(10, 11), reference=True, needs="digit"),
+    Detector(PHONE, _PHONE_LABELLED, _person_phone(_count(7, 15)), reference=True, needs="digit"),
+    Detector(ID, _SSN, _whole(ssn_valid), reference=True, needs="digit"),
+    Detector(ID, _ID_LABEL, _check_id, needs="digit"),
     Detector(SECRET, _SECRET, _check_secret),
-    Detector(IP, _IPV4, _whole(ipv4_valid)),
+    Detector(IP, _IPV4, _whole(ipv4_valid), needs="digit"),
     Detector(IP, _IPV6, _whole(ipv6_valid)),
-    Detector(ADDRESS, _ADDRESS_EN),
-    Detector(ADDRESS, _ADDRESS_EU),
-    Detector(ADDRESS, _ADDRESS_ZH),
-    Detector(NAME, _NAME_EN, _check_name_en),
-    Detector(NAME, _NAME_HERE, _check_name_en),
-    Detector(NAME, _NAME_ZH),
-    Detector(NAME, _NAME_ZH_POLITE),
+    Detector(ADDRESS, _ADDRESS_EN, needs="digit"),
+    Detector(ADDRESS, _ADDRESS_EU, needs="digit"),
+    Detector(ADDRESS, _ADDRESS_ZH, needs="digit"),
+    Detector(NAME, _NAME_EN, _check_name_en, needs="upper"),
+    Detector(NAME, _NAME_HERE, _check_name_en, needs="upper"),
+    Detector(NAME, _NAME_ZH, needs="cjk"),
+    Detector(NAME, _NAME_ZH_POLITE, needs="cjk"),
 )

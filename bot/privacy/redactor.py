@@ -13,9 +13,10 @@ import bisect
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from bot.privacy.detectors import DETECTORS, KINDS, Detector, is_reference
+from bot.privacy.detectors import DETECTORS, KINDS, Detector, features, is_reference
 from bot.privacy.placeholders import Placeholders
 
 # Full-width forms typed by Chinese input methods, folded one character for one (so spans
@@ -29,6 +30,9 @@ _FOLD = str.maketrans(
 _LABEL = re.compile(r"[A-Z][A-Z0-9_]*")
 #: the groups of a detector's regex that hold the value (the rest is its label)
 _VALUE_GROUPS = ("v", "n", "t")
+#: texts whose finds are remembered (the store's own texts, a canonical FAQ answer say, are
+#: redacted again for every customer); longer ones are searched each time
+CACHE_TEXTS, CACHE_CHARS = 4096, 4000
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ class Redactor:
         self._placeholder = re.compile(
             r"\[(?:" + "|".join(map(re.escape, labels)) + r")(?:_\d{1,6})?\]"
         )
+        self._cached_find = lru_cache(maxsize=CACHE_TEXTS)(self._find)
 
     def conversation(self, meta: dict[str, Any], *, salt: str) -> Placeholders:
         """The numbering of one conversation, kept in its ``meta`` (see ``Placeholders``)."""
@@ -99,11 +104,20 @@ class Redactor:
     def find(self, text: str, *, keep: Collection[str] = ()) -> list[Match]:
         """The PII in ``text``, in order, never overlapping; matches whose text is in
         ``keep`` (the store's own public e-mail address and phone number, say) are not PII."""
+        kept = keep if isinstance(keep, frozenset) else frozenset(keep)
+        if len(text) > CACHE_CHARS:
+            return list(self._find(text, kept))
+        return list(self._cached_find(text, kept))
+
+    def _find(self, text: str, keep: frozenset[str]) -> tuple[Match, ...]:
         original = text
         text = text.translate(_FOLD)  # same length: spans below are spans of the original
         protected = [(m.start(), m.end()) for m in self._placeholder.finditer(text)]
         candidates: list[tuple[int, int, int, str]] = []  # (start, end, precedence, kind)
+        has = features(text)
         for precedence, detector in enumerate(self._detectors):
+            if detector.needs is not None and detector.needs not in has:
+                continue
             for start, end in _finds(detector, text):
                 candidates.append((start, end, precedence, detector.kind))
         taken = protected  # sorted, never overlapping
@@ -116,7 +130,7 @@ class Redactor:
         if keep:  # compared without punctuation: "(+1 303-555-0142)" is "+1 303 555 0142"
             kept = {_bare(value) for value in keep}
             matches = [m for m in matches if _bare(original[m.start : m.end]) not in kept]
-        return sorted(matches, key=lambda m: m.start)
+        return tuple(sorted(matches, key=lambda m: m.start))
 
     def redact(
         self,
