@@ -65,6 +65,10 @@ def matching_sessions(
     found: dict[str, tuple[Session, str]] = {}
     for session in store.sessions_of(user):
         found[session.id] = (session, "user id")
+    pseudonym = redactor.pseudonym(user)  # how a user id that is personal data was stored
+    if pseudonym != user:
+        for session in store.sessions_of(pseudonym):
+            found.setdefault(session.id, (session, "user id"))
     try:
         own = store.get(user, last=0)
     except ValueError:  # not a valid session id

@@ -10,6 +10,9 @@ words, and is idempotent.
 from __future__ import annotations
 
 import bisect
+import hashlib
+import hmac
+import os
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -17,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from bot.privacy.detectors import DETECTORS, KINDS, Detector, features, is_reference
-from bot.privacy.placeholders import Placeholders
+from bot.privacy.placeholders import Placeholders, canonical
 
 # Full-width forms typed by Chinese input methods, folded one character for one (so spans
 # found in the folded text are spans of the original).
@@ -95,11 +98,22 @@ class Redactor:
 
     def conversation(self, meta: dict[str, Any], *, salt: str) -> Placeholders:
         """The numbering of one conversation, kept in its ``meta`` (see ``Placeholders``)."""
-        if self.key is None:
-            import os
+        return Placeholders(meta, key=self._key(), salt=salt)
 
+    def pseudonym(self, user_id: str) -> str:
+        """``user_id`` as it may be stored: unchanged, unless it holds personal data (a site
+        that identifies customers by e-mail address), then ``user-`` and a keyed hash of it,
+        the same for every conversation of that customer."""
+        if not self.find(user_id):
+            return user_id
+        value = canonical(self.find(user_id)[0].kind, user_id.strip())
+        digest = hmac.new(self._key(), f"user\0{value}".encode(), hashlib.sha256)
+        return "user-" + digest.hexdigest()[:16]
+
+    def _key(self) -> bytes:
+        if self.key is None:
             self.key = os.urandom(32)
-        return Placeholders(meta, key=self.key, salt=salt)
+        return self.key
 
     def find(self, text: str, *, keep: Collection[str] = ()) -> list[Match]:
         """The PII in ``text``, in order, never overlapping; matches whose text is in

@@ -157,3 +157,11 @@ def test_nothing_in_the_database_holds_a_raw_value(bot, db):
     assert "Maria Lopez" not in raw
     dump = json.dumps([t.text for t in bot.sessions.get("all").turns], ensure_ascii=False)
     assert "[NAME_1]" in dump and "[ADDRESS_1]" in dump and "[SECRET_1]" in dump
+
+
+def test_a_user_id_that_is_an_email_address_is_not_stored(bot, db):
+    for session in ("u1", "u2"):
+        bot.reply(IncomingMessage("hello", session_id=session, user_id="jane@example.com"))
+    first, second = bot.sessions.get("u1"), bot.sessions.get("u2")
+    assert first.user_id == second.user_id == bot.redactor.pseudonym("jane@example.com")
+    assert first.user_id.startswith("user-") and b"jane@example.com" not in stored_bytes(db)

@@ -567,3 +567,13 @@ def test_log_records_are_redacted() -> None:
         logger.removeHandler(handler)
     assert records[0].getMessage() == "reply to [EMAIL] failed"
     assert "13800138000" not in records[1].exc_text and "[PHONE]" in records[1].exc_text
+
+
+def test_a_user_id_that_is_personal_data_is_stored_as_a_pseudonym() -> None:
+    redactor = Redactor(key=KEY)
+    assert redactor.pseudonym("cust-42") == "cust-42"  # an opaque id stays as it is
+    pseudonym = redactor.pseudonym("jane@example.com")
+    assert re.fullmatch(r"user-[0-9a-f]{16}", pseudonym)
+    assert redactor.pseudonym(" JANE@example.com") == pseudonym  # the same customer
+    assert redactor.pseudonym("bob@example.com") != pseudonym
+    assert Redactor(key=b"x" * 32).pseudonym("jane@example.com") != pseudonym  # keyed

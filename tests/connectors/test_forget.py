@@ -46,6 +46,7 @@ def deployment(store_dir: Path) -> Path:
         ("w_alice2", "cust-42", "How long does delivery take?"),
         ("w_bob", "cust-7", "I'm Bob, my email is bob@example.com"),
         ("w_anon", "anonymous", "hi, my phone is 13800138000, can I return an item?"),
+        ("w_mail", "carol@example.com", "Can I pay with PayPal?"),  # a site keyed on e-mail
     ]:
         bot.reply(IncomingMessage(text, session_id=session, user_id=user, channel="web"))
     bot.sessions.close()
@@ -89,7 +90,7 @@ def test_forget_deletes_one_customers_data_everywhere_and_says_what(deployment):
     assert f"deleted {data / 'replay' / 'report.html'}" in out
     assert "done: 2 conversations, 2 lines in 2 files, 2 reports" in out
     # theirs is gone, everyone else's stays
-    assert sessions(deployment) == {"w_bob", "w_anon"}
+    assert sessions(deployment) == {"w_bob", "w_anon", "w_mail"}
     log = (data / "logs" / "shopbot.log").read_text(encoding="utf-8")
     assert "w_alice1" not in log and "w_bob" in log and "bot ready" in log
     replies = (data / "replay" / "replies.jsonl").read_text(encoding="utf-8")
@@ -116,22 +117,29 @@ def test_a_customer_is_found_by_the_personal_data_they_gave(deployment):
     result = run("forget", "13800138000", "--config", str(deployment))
     assert result.exit_code == 0, result.output
     assert "deleted conversation w_anon (2 turns; mentioned as [PHONE_1])" in flat(result.output)
-    assert sessions(deployment) == {"w_alice1", "w_alice2", "w_bob"}
+    assert sessions(deployment) == {"w_alice1", "w_alice2", "w_bob", "w_mail"}
     by_mail = run("forget", "Bob@Example.com", "--config", str(deployment))
     assert "deleted conversation w_bob (2 turns; mentioned as [EMAIL_1])" in flat(by_mail.output)
+
+
+def test_a_customer_identified_by_email_is_found_by_it(deployment):
+    """The site's user id was an e-mail address, stored only as its pseudonym."""
+    result = run("forget", "carol@example.com", "--config", str(deployment))
+    assert "deleted conversation w_mail (2 turns; user id)" in flat(result.output)
+    assert "w_mail" not in sessions(deployment)
 
 
 def test_one_conversation_by_its_session_id(deployment):
     result = run("forget", "w_alice2", "--config", str(deployment))
     assert "deleted conversation w_alice2 (2 turns; session id)" in flat(result.output)
-    assert sessions(deployment) == {"w_alice1", "w_bob", "w_anon"}
+    assert sessions(deployment) == {"w_alice1", "w_bob", "w_anon", "w_mail"}
 
 
 def test_the_shared_anonymous_id_is_refused(deployment):
     result = run("forget", "anonymous", "--config", str(deployment))
     assert result.exit_code == 1
     assert "every customer the site did not identify" in flat(result.output)
-    assert sessions(deployment) == {"w_alice1", "w_alice2", "w_bob", "w_anon"}
+    assert sessions(deployment) == {"w_alice1", "w_alice2", "w_bob", "w_anon", "w_mail"}
 
 
 def test_dry_run_deletes_nothing(deployment):
@@ -140,7 +148,7 @@ def test_dry_run_deletes_nothing(deployment):
     result = run("forget", "cust-42", "--dry-run", "--config", str(deployment))
     out = flat(result.output)
     assert "would delete conversation w_alice1" in out and "dry run: nothing deleted" in out
-    assert sessions(deployment) == {"w_alice1", "w_alice2", "w_bob", "w_anon"}
+    assert sessions(deployment) == {"w_alice1", "w_alice2", "w_bob", "w_anon", "w_mail"}
     assert (data / "replay" / "replies.jsonl").read_text(encoding="utf-8") == before
     assert (data / "replay" / "report.html").exists()
 

@@ -67,11 +67,14 @@ def test_the_api_answers_and_stores_with_placeholders(demo_kb, tmp_path):
             headers=ADMIN,
         ).json()
         texts = [m["text"] for m in agent["messages"]]
+        other = client.post("/api/sessions", json={"user_id": "jane@example.com"}).json()
+        assert bot.sessions.get(other["session_id"]).user_id.startswith("user-")
         assert texts[0] == "My email is [EMAIL_1], can you tell me about zorbing?"
         assert texts[2] == "my phone is [PHONE_1], I want to talk to a human"
         assert texts[-1] == "I'll call you on [PHONE_1] in five minutes."
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("sessions.db*"))
     assert b"13812345678" not in raw and EMAIL.encode() not in raw
+    assert b"jane@example.com" not in raw
 
 
 @pytest.fixture
