@@ -333,7 +333,7 @@ def _check_name_en(found: str) -> int:
         return len(found)
     end = 0
     for word in words:
-        if word.strip("’'") in _NAME_STOP:
+        if word.strip("’'").capitalize() in _NAME_STOP:
             break
         end = found.index(word, end) + len(word)
     return end
