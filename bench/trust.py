@@ -1,6 +1,6 @@
 """Trust benchmark: how well shopbot keeps personal data out of what it stores and says.
 
-    python bench/trust.py [--json bench/trust.json] [--misses]
+    python bench/trust.py [--json bench/trust.json] [--misses] [--only redaction ...]
 
 Sections, one function each, printed in order and written together to the JSON file:
 
@@ -10,8 +10,9 @@ Sections, one function each, printed in order and written together to the JSON f
   product codes), reported for each of its three parts (``SPLITS``); only ``blind`` is an
   honest estimate of how the detectors do on messages nobody fitted them to.
 - further sections (the red-team pass rate, a load run) live in ``bench/_trust_redteam.py``
-  and ``bench/_trust_load.py`` when those exist: each defines ``section() -> dict`` and is
-  run after this one.
+  and ``bench/_trust_load.py`` when those exist: each defines ``redteam_section()`` /
+  ``load_section()`` (or ``section()``), which prints its lines and returns its figures, and
+  is run after this one.
 
 Scoring, per kind and overall:
 
@@ -46,8 +47,8 @@ SPLITS = {
     "precision 96.1%), then the general gaps it showed were fixed: no longer blind",
     "blind": "written after the last change to the detectors, measured once: the estimate",
 }
-#: optional sections written by others: module name -> title
-OPTIONAL_SECTIONS = {"_trust_redteam": "red team", "_trust_load": "load"}
+#: optional sections written by others: module name -> section name
+OPTIONAL_SECTIONS = {"_trust_redteam": "redteam", "_trust_load": "load"}
 
 
 def load_corpus(path: Path = CORPUS) -> list[dict[str, Any]]:
@@ -208,11 +209,14 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
-def optional_sections() -> dict[str, Any]:
-    """The sections of ``bench/_trust_*.py`` that exist, each run after the one above."""
+def optional_sections(only: set[str] | None = None) -> dict[str, Any]:
+    """The sections of ``bench/_trust_*.py`` that exist (those in ``only``, if given), each
+    run after the one above."""
     results: dict[str, Any] = {}
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    for module_name, title in OPTIONAL_SECTIONS.items():
+    for module_name, name in OPTIONAL_SECTIONS.items():
+        if only is not None and name not in only:
+            continue
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
@@ -220,7 +224,8 @@ def optional_sections() -> dict[str, Any]:
                 raise
             continue
         print()
-        results[title] = module.section()
+        run = getattr(module, f"{name}_section", None) or module.section
+        results[name] = run()
     return results
 
 
@@ -228,9 +233,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path, help="write every section's figures here")
     parser.add_argument("--misses", action="store_true", help="list misses and false alarms")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=["redaction", *OPTIONAL_SECTIONS.values()],
+        help="run only this section (repeatable); default: all that exist",
+    )
     args = parser.parse_args(argv)
-    results = {"redaction": redaction_section(show_misses=args.misses)}
-    results.update(optional_sections())
+    only = set(args.only) if args.only else None
+    results: dict[str, Any] = {}
+    if only is None or "redaction" in only:
+        results["redaction"] = redaction_section(show_misses=args.misses)
+    results.update(optional_sections(only))
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n")
     return results

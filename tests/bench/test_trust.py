@@ -54,10 +54,20 @@ def test_scoring_counts_partial_redaction_as_a_miss(trust):
 
 def test_other_sections_join_when_their_module_exists(trust, tmp_path, monkeypatch, capsys):
     (tmp_path / "_trust_extra.py").write_text(
-        "def section():\n    print('extra section')\n    return {'pass_rate': 1.0}\n"
+        "def extra_section():\n    print('extra section')\n    return {'pass_rate': 1.0}\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(trust, "OPTIONAL_SECTIONS", {"_trust_extra": "extra", "_trust_absent": "x"})
+    sections = {"_trust_extra": "extra", "_trust_absent": "absent"}
+    monkeypatch.setattr(trust, "OPTIONAL_SECTIONS", sections)
     assert trust.optional_sections() == {"extra": {"pass_rate": 1.0}}
     assert "extra section" in capsys.readouterr().out
+    assert trust.optional_sections({"absent"}) == {}  # --only picks sections
     sys.modules.pop("_trust_extra", None)
+
+
+def test_the_load_section_of_the_repository_is_found(trust):
+    """bench/_trust_load.py (another section's author) has the entry point the hook calls."""
+    load = Path(trust.__file__).with_name("_trust_load.py")
+    if not load.exists():
+        pytest.skip("no load section in this checkout")
+    assert "def load_section(" in load.read_text(encoding="utf-8")
