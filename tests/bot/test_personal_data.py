@@ -64,35 +64,46 @@ def test_the_dont_know_text_never_names_pieces_of_personal_data(bot, db):
     assert all(piece.encode() not in stored_bytes(db) for piece in pieces(EMAIL))
 
 
+def clarified(bot: Bot, questions: list[str], session: str):
+    """The first of ``questions`` that the bot answers with a clarifying question (which do
+    moves with the calibration; the test is about the state a clarifying question keeps)."""
+    for n, question in enumerate(questions):
+        reply = ask(bot, question, f"{session}{n}")
+        if reply.action == "clarify":
+            return question, f"{session}{n}"
+    raise AssertionError(f"none of {questions} got a clarifying question")
+
+
 def test_the_clarifying_state_keeps_the_redacted_question(bot, db):
-    reply = ask(bot, f"how much does a return label cost, card {CARD}", "cl")
-    assert reply.action == "clarify"  # the path under test
-    meta = bot.sessions.get("cl").meta
-    assert meta["clarify"]["question"] == "how much does a return label cost, card [CARD_1]"
-    row = sqlite3.connect(db).execute("SELECT meta FROM sessions WHERE id = 'cl'").fetchone()
-    assert "4111" not in row[0] and "[CARD_1]" in row[0]
+    topics = ["is my data sold to advertisers", "how much does a return label cost"]
+    question, session = clarified(bot, [f"{t}, card {CARD}" for t in topics], "cl")
+    meta = bot.sessions.get(session).meta
+    assert meta["clarify"]["question"] == question.replace(CARD, "[CARD_1]")
+    row = sqlite3.connect(db).execute("SELECT meta FROM sessions WHERE id = ?", (session,))
+    stored = row.fetchone()[0]
+    assert "4111" not in stored and "[CARD_1]" in stored
     assert CARD.encode() not in stored_bytes(db) and b"4111111111111111" not in stored_bytes(db)
 
 
 def test_the_clarifying_state_keeps_no_chinese_id_number(bot, db):
-    reply = ask(bot, f"我的身份证号是{ID_CN}，帮我退款", "zh")
-    assert reply.action == "clarify"
-    question = bot.sessions.get("zh").meta["clarify"]["question"]
-    assert question == "我的身份证号是[ID_CN_1]，帮我退款"
+    asks = [f"我的身份证号是{ID_CN}，帮我退款", f"身份证{ID_CN}，我的数据会被卖给广告商吗"]
+    question, session = clarified(bot, asks, "zh")
+    stored = bot.sessions.get(session).meta["clarify"]["question"]
+    assert stored == question.replace(ID_CN, "[ID_CN_1]")
     assert ID_CN.encode() not in stored_bytes(db) and ID_CN[:12].encode() not in stored_bytes(db)
 
 
 def test_the_generator_sees_placeholders_never_the_data(bot, generator):
-    """The question kept by a clarifying question is answered by the model: its prompt
-    (that question and the history) holds the placeholder, not the number."""
-    first = ask(bot, "do you ship to PO boxes? I'm at 303-555-0142", "gen")
-    assert first.action == "clarify"
-    n = next(i for i, option in enumerate(first.options) if "PO boxes" in option)
+    """A policy question with a phone number in it is answered by the model (directly, or
+    after a clarifying question whose saved question it answers): the prompt holds the
+    placeholder, not the number."""
     generator.enqueue("PO boxes are accepted for USPS standard shipping only [1].")
-    picked = ask(bot, ["the first one", "the second one"][n], "gen")
-    assert picked.action == "generate"
-    (messages,) = generator.history
-    prompt = "\n".join(m.content for m in messages)
+    reply = ask(bot, "do you ship to PO boxes? I'm at 303-555-0142", "gen")
+    if reply.action == "clarify":
+        n = next(i for i, option in enumerate(reply.options) if "PO boxes" in option)
+        reply = ask(bot, ["the first one", "the second one"][n], "gen")
+    assert reply.action == "generate" and generator.history
+    prompt = "\n".join(m.content for m in generator.history[-1])
     assert "303-555-0142" not in prompt and "[PHONE_1]" in prompt
 
 
