@@ -6,6 +6,10 @@ found   = retriever.query(query)                    (hybrid dense + BM25)
 action  = policy.decide(found, failures)            (calibrated confidence)
 reply   = canonical FAQ answer | generated answer citing [n] | clarify | don't know | handoff
 sessions.append(...)                                (PII redacted before it is stored)
+
+The message is redacted as soon as its session is loaded: everything after (search, the
+clarifying state, the prompt, the don't-know text that names unknown words, what is stored)
+sees placeholders ("[EMAIL_1]"), never the customer's personal data.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
+from functools import partial
 
 from bot.confidence import load_or_calibrate
 from bot.config import BotConfig
@@ -42,7 +47,8 @@ from bot.grounding import (
 from bot.guard import Guard, Screened
 from bot.messages import Messages
 from bot.policy import Decision, Policy, wants_human
-from bot.privacy import Redactor
+from bot.privacy import META_KEY, Redactor, redact_tree
+from bot.privacy.retention import Retention
 from bot.prompts import SYSTEM_POLICY, PromptBuilder
 from bot.sessions import Session, SessionStore, Turn
 from bot.sessions.base import ANSWER, PENDING
@@ -113,7 +119,8 @@ class Bot:
             embed=kb.embedder.embed_query,
         )
         self.messages = Messages(self.config.messages)
-        self.redactor = redactor or Redactor()
+        self.redactor = redactor or self.config.privacy.redactor()
+        self.retention = Retention(sessions, days=self.config.privacy.retention_days)
         #: text addressed to the bot, in messages and replies (see bot.guard)
         self.guard = Guard(SYSTEM_POLICY.format(store=store_name))
         self._generator = generator
@@ -147,6 +154,7 @@ class Bot:
         store's own contact details (see ``public_values``)."""
         self.retriever.query("warm up", k=1)
         self.public_values  # noqa: B018 - computed once, here rather than on a customer's turn
+        self.retention.purge()  # conversations past bot.privacy.retention_days
 
     def preload(self) -> None:
         """Load the generative model now (in the background of a server, say), so the first
@@ -172,9 +180,11 @@ class Bot:
             )
         return self._public
 
-    def redact(self, text: str) -> str:
-        """``text`` with the customer's personal data replaced (the store's own kept)."""
-        return self.redactor.redact(text, keep=self.public_values)
+    def redact(self, text: str, session: Session | None = None) -> str:
+        """``text`` with the customer's personal data replaced (the store's own kept); in a
+        ``session``, by the placeholders numbered in it ("[EMAIL_1]")."""
+        numbered = self.redactor.conversation(session.meta, salt=session.id) if session else None
+        return self.redactor.redact(text, keep=self.public_values, placeholders=numbered)
 
     # ------------------------------------------------------------------ public
     def reply(self, message: IncomingMessage) -> Reply:
@@ -190,10 +200,11 @@ class Bot:
         started = time.perf_counter()
         message_id = message.meta.get("message_id")
         last = max(self.config.history_turns, 4)  # enough for the prompt and follow-ups
+        self.retention.maybe_purge()  # before the load: an expired session starts afresh
         session = self.sessions.load(
             message.session_id,
             channel=message.channel,
-            user_id=message.user_id,
+            user_id=self.redactor.pseudonym(message.user_id),  # "jane@…" is not stored
             last=max(last, REPEAT_WINDOW) if message_id else last,
         )
         if message_id:
@@ -205,11 +216,12 @@ class Bot:
                     yield earlier.text
                 yield earlier
                 return
+        text = self.redact(text, session)  # from here on, nothing can quote personal data
         language = detect_language(text)
         session.language = language
         # the same message again after its answer was cut off: that turn is completed
         resumed = unanswered(session, str(message_id)) if message_id else None
-        user_turn = resumed or Turn("user", self.redact(text), meta={"channel": message.channel})
+        user_turn = resumed or Turn("user", text, meta={"channel": message.channel})
         if message_id:
             user_turn.meta["message_id"] = str(message_id)
 
@@ -302,7 +314,10 @@ class Bot:
     def _decide(self, text: str, previous: str | None, *, failures: int) -> Decision:
         """Retrieve and decide for a message; a follow-up is searched glued to the question
         before it, and also alone when it names a topic of its own: the glued form then
-        serves only when the message alone is too weak to answer (below the ``low`` cut)."""
+        serves only when the message alone is too weak to answer (below the ``low`` cut).
+        Placeholders are not searched: they mean nothing to the store's knowledge."""
+        text = self.redactor.without_placeholders(text)
+        previous = self.redactor.without_placeholders(previous) if previous else previous
         glued = standalone(text, previous)
         if glued != text and own_topic(text):
             found = self.retriever.query(text, k=self.config.k)
@@ -576,7 +591,7 @@ class Bot:
             turns.append(
                 Turn(
                     "assistant",
-                    self.redact(reply.text),
+                    self.redact(reply.text, session),
                     action=reply.action,
                     confidence=round(reply.confidence, 4),
                     citations=[asdict(c) for c in reply.citations],
@@ -589,6 +604,11 @@ class Bot:
             )
             if stored and session.turns[-1] is not user_turn:  # others came in between
                 turns[-1].meta[REPLY_TO] = user_turn.meta.get("message_id")
+        redact = partial(self.redact, session=session)  # metadata too, whoever put it there
+        state = {k: v for k, v in session.meta.items() if k != META_KEY}
+        session.meta.update(redact_tree(state, redact))  # (redacting may number a placeholder)
+        for turn in turns:
+            turn.meta = redact_tree(turn.meta, redact, skip=("message_id", REPLY_TO))
         self.sessions.append(session, *turns, updated=[user_turn] if stored else [])
 
     def _interrupted(self, session: Session, user_turn: Turn) -> None:

@@ -99,6 +99,7 @@ class ChatService:
         return message
 
     def create_session(self, user_id: str = "anonymous") -> Session:
+        user_id = self.bot.redactor.pseudonym(user_id)  # a user id that is an e-mail address
         session = self.bot.sessions.load(
             new_session_token(), channel=self.web.name, user_id=user_id
         )

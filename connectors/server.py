@@ -343,7 +343,8 @@ def create_app(
             with svc.lock(session_id):
                 session = svc.session(session_id)
                 session.state = "handoff"
-                svc.bot.sessions.append(session, Turn("agent", text.strip()))
+                said = svc.bot.redact(text.strip(), session)  # stored redacted, as all text
+                svc.bot.sessions.append(session, Turn("agent", said))
                 return session
 
         return history(await asyncio.to_thread(add))

@@ -22,6 +22,8 @@ MAX_ID_LENGTH = 128
 ANSWER = "answer"
 PENDING = "pending"
 INTERRUPTED = "interrupted"
+#: a listing limit that means "all of them"
+ALL = 2**62
 
 
 class SessionStoreError(ShopbotError):
@@ -208,6 +210,18 @@ class SessionStore(ABC):
 
         The listed sessions carry no turns (``turns`` is empty): call ``get`` for those.
         """
+
+    def sessions_of(self, user_id: str) -> list[Session]:
+        """Every session of ``user_id``, most recently updated first, without turns (what
+        ``shopbot forget`` deletes). Backends with an index on users should override it."""
+        return [s for s in self.list_sessions(limit=ALL) if s.user_id == user_id]
+
+    def purge(self, *, before: float) -> int:
+        """Delete every session last updated before ``before`` (unix seconds), with its
+        turns; how many (the retention policy, ``bot.privacy.retention``). Backends should
+        override it with one query."""
+        old = [s.id for s in self.list_sessions(limit=ALL) if s.updated_at < before]
+        return sum(self.delete(session_id) for session_id in old)
 
     def close(self) -> None:  # noqa: B027 - optional hook; not every backend holds resources
         """Release the store's resources; it cannot be used afterwards."""

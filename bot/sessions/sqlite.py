@@ -138,6 +138,7 @@ class SQLiteSessionStore(SessionStore):
         conn.execute("PRAGMA journal_mode = WAL")  # reads the header: fails on a non-database
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA secure_delete = ON")  # deleted turns are overwritten, not left
         conn.execute("BEGIN IMMEDIATE")
         try:
             tables = {
@@ -322,6 +323,29 @@ class SQLiteSessionStore(SessionStore):
                 params,
             ).fetchall()
         return [_session_from_row(row) for row in rows]
+
+    def sessions_of(self, user_id: str) -> list[Session]:
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(
+                f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE user_id = ? "
+                "ORDER BY updated_at DESC, rowid DESC",
+                (user_id,),
+            ).fetchall()
+        return [_session_from_row(row) for row in rows]
+
+    def purge(self, *, before: float) -> int:
+        with self._transaction(write=True) as conn:
+            deleted = conn.execute("DELETE FROM sessions WHERE updated_at < ?", (before,)).rowcount
+        if deleted:
+            self.checkpoint()
+        return deleted
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database and empty it, so that what was just
+        deleted (overwritten there, ``secure_delete``) is gone from the log file too."""
+        with self._lock:
+            if self._conn is not None and self.path != ":memory:":
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         with self._lock:
