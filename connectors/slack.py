@@ -235,11 +235,18 @@ class SlackConnector(Connector):
 
     def deliver(self, replies: list[tuple[IncomingMessage, Reply]]) -> ChannelResponse:
         for message, reply in replies:
-            self.post(self.render(reply, message).payload())
+            if not reply.meta.get("repeated"):
+                self.post(self.render(reply, message).payload())
         return ChannelResponse(200)
 
     def send(self, message: IncomingMessage, reply: Reply, bot: Bot) -> None:
-        """Post the reply in its thread; a handover also goes to the support channel."""
+        """Post the reply in its thread; a handover also goes to the support channel.
+
+        A ``repeated`` reply is the stored answer to an event answered before (a retry
+        arriving after a restart emptied ``seen``): it was posted then, so nothing is."""
+        if reply.meta.get("repeated"):
+            log.info("slack event in %s answered before: not posted again", message.session_id)
+            return
         self.post(self.render(reply, message).payload())
         support = self.options.support_channel  # type: ignore[attr-defined]
         if reply.action == "handoff" and not reply.unattended and not reply.silent and support:

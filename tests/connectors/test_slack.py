@@ -331,3 +331,50 @@ def test_a_non_numeric_timestamp_is_refused_without_a_crash():
     )
     response = connector.handle(request, bot=None)  # type: ignore[arg-type]
     assert response.status == 401
+
+
+def test_an_answer_slower_than_slacks_window_is_acknowledged_at_once(
+    slack_server, fake_slack, monkeypatch
+):
+    _, question, answer = faq_entry()
+    bot = slack_server.bot
+    original = bot.reply
+
+    def slow(message):
+        time.sleep(4)  # longer than the 3 s Slack waits for the HTTP response
+        return original(message)
+
+    monkeypatch.setattr(bot, "reply", slow)
+    channel = new_channel()
+    started = time.monotonic()
+    response = slack_server.send(event(f"<@{BOT_USER}> {question}", channel=channel))
+    acknowledged = time.monotonic() - started
+    assert response.status_code == 200 and acknowledged < 2, acknowledged
+    assert fake_slack.posts(channel) == []
+    (post,) = fake_slack.wait(channel)
+    assert post["text"] == answer
+
+
+def test_a_retry_after_a_restart_is_not_answered_again(demo_kb, tmp_path):
+    from bot.engine import Bot
+    from bot.sessions import SQLiteSessionStore
+    from tests.connectors.test_contract import CollectingSlackClient
+
+    _, question, answer = faq_entry()
+    bot = Bot(demo_kb, sessions=SQLiteSessionStore(tmp_path / "s.db"), generator=FakeGenerator())
+    body = json.dumps(event(question, channel="DRESTART", kind="message"))
+    stamp = str(int(time.time()))
+    signature = SignatureVerifier(SECRET).generate_signature(timestamp=stamp, body=body)
+    headers = {"x-slack-request-timestamp": stamp, "x-slack-signature": signature}
+    options = {"signing_secret": SECRET, "bot_token": TOKEN}
+    first = CollectingSlackClient()
+    SlackConnector(options, client=first).handle(
+        ChannelRequest(body=body.encode(), headers=headers), bot
+    )
+    assert [p["text"] for p in first.posts] == [answer]
+    # a new process: the recent event ids are gone, the stored answer is not
+    again = CollectingSlackClient()
+    retry = ChannelRequest(body=body.encode(), headers={**headers, "x-slack-retry-num": "1"})
+    assert SlackConnector(options, client=again).handle(retry, bot).status == 200
+    assert again.posts == []
+    bot.sessions.close()
