@@ -284,8 +284,11 @@ class Connector(ABC):
         """Deliver one reply out of band (connectors with ``answers_later``)."""
         raise NotImplementedError(f"the {self.name} channel answers in the HTTP response")
 
-    def fallback(self, message: IncomingMessage) -> None:  # noqa: B027 - optional hook
-        """Tell the customer out of band that the bot could not answer (``answers_later``)."""
+    def fallback(  # noqa: B027 - optional hook
+        self, message: IncomingMessage, text: str | None = None
+    ) -> None:
+        """Tell the customer out of band that the bot could not answer (``answers_later``):
+        ``text`` says why when the customer may know (a rate limit), else a generic text."""
 
     def handle(self, request: ChannelRequest, bot: Bot) -> ChannelResponse:
         """verify → parse → Bot.reply for each message → deliver; refusals become 4xx."""

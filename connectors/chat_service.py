@@ -130,20 +130,28 @@ class ChatService:
             log.warning(
                 "%s message not answered (session %s): %s", message.channel, message.session_id, exc
             )
+            self._fallback(connector, message, str(exc))
             return
         try:
             reply = self.reply(message)
+        except ValueError as exc:  # the bot refused the message (too long): say why
+            self._fallback(connector, message, str(exc))
+            return
         except Exception:  # the platform has had its 200: the customer gets a fallback
             log.exception("%s reply failed (session %s)", message.channel, message.session_id)
-            try:
-                connector.fallback(message)
-            except Exception:
-                log.exception("%s fallback failed", message.channel)
+            self._fallback(connector, message)
             return
         try:
             connector.send(message, reply, self.bot)
         except Exception:
             log.exception("%s delivery failed (session %s)", message.channel, message.session_id)
+
+    @staticmethod
+    def _fallback(connector: Connector, message: IncomingMessage, text: str | None = None) -> None:
+        try:
+            connector.fallback(message, text)
+        except Exception:
+            log.exception("%s fallback failed (session %s)", message.channel, message.session_id)
 
     async def stream(self, message: IncomingMessage) -> AsyncIterator[str]:
         """Server-Sent Events for one message; errors after the start become an event.

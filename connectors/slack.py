@@ -252,9 +252,9 @@ class SlackConnector(Connector):
         if reply.action == "handoff" and not reply.unattended and not reply.silent and support:
             self.post({"channel": support, "text": handoff_text(bot, message)})
 
-    def fallback(self, message: IncomingMessage) -> None:
-        """Tell the customer the bot failed (the cause is logged, never shown)."""
-        reply = Reply(FALLBACK, "dont_know", 0.0, message.session_id)
+    def fallback(self, message: IncomingMessage, text: str | None = None) -> None:
+        """Tell the customer the bot could not answer (a failure's cause is logged only)."""
+        reply = Reply(text or FALLBACK, "dont_know", 0.0, message.session_id)
         self.post(self.render(reply, message).payload())
 
     def post(self, payload: dict[str, Any]) -> None:

@@ -378,3 +378,23 @@ def test_a_retry_after_a_restart_is_not_answered_again(demo_kb, tmp_path):
     assert SlackConnector(options, client=again).handle(retry, bot).status == 200
     assert again.posts == []
     bot.sessions.close()
+
+
+def test_a_failure_after_the_acknowledgement_gets_a_fallback_not_a_trace(
+    slack_server, fake_slack, monkeypatch, caplog
+):
+    def broken(message):
+        raise RuntimeError("index file vanished /srv/secret/path")
+
+    monkeypatch.setattr(slack_server.bot, "reply", broken)
+    channel = "D" + uuid.uuid4().hex[:8].upper()
+    assert slack_server.send(event("hello", channel=channel, kind="message")).status_code == 200
+    (post,) = fake_slack.wait(channel)
+    assert "could not answer" in post["text"] and "/srv" not in post["text"]
+
+
+def test_a_too_long_message_is_told_why(slack_server, fake_slack):
+    channel = "D" + uuid.uuid4().hex[:8].upper()
+    slack_server.send(event("x " * 3000, channel=channel, kind="message"))
+    (post,) = fake_slack.wait(channel)
+    assert "2000" in post["text"], post["text"]
