@@ -384,7 +384,9 @@ def create_app(
     )
     async def channel(name: str, request: Request) -> Response:
         """Webhook of an enabled connector (see the channel set-up guides); ``web`` is
-        ``/api/chat`` under another address, with the same sessions and limits."""
+        ``/api/chat`` under another address, with the same sessions and limits. A platform
+        with a short window (Slack) gets its acknowledgement at once and the answer from a
+        worker, under the same limits, conversation lock and answering slots."""
         connector = connectors.get(name)
         if connector is None:
             enabled = ", ".join(sorted(connectors)) or "none"
