@@ -398,3 +398,28 @@ def test_a_too_long_message_is_told_why(slack_server, fake_slack):
     slack_server.send(event("x " * 3000, channel=channel, kind="message"))
     (post,) = fake_slack.wait(channel)
     assert "2000" in post["text"], post["text"]
+
+
+def test_shopbot_serve_refuses_to_start_without_the_slack_secrets(store_dir: Path):
+    from tests.connectors.test_cli import flat, run
+
+    config_file = store_dir / "config.yaml"
+    config_file.write_text(
+        "knowledge: {sources: [{type: faq, path: faq.csv}], index_dir: index}\n"
+        "embedder: {backend: fake}\n"
+        "channels:\n  slack:\n    signing_secret: ${SLACK_SIGNING_SECRET:-}\n",
+        encoding="utf-8",
+    )
+    result = run("serve", "--config", str(config_file))
+    assert result.exit_code == 1
+    output = flat(result.output)
+    assert "channels.slack.signing_secret and channels.slack.bot_token are not set" in output
+
+
+def test_recent_ids_are_bounded():
+    from connectors.slack import RecentIds
+
+    seen = RecentIds(2)
+    assert seen.add("a") and seen.add("b") and not seen.add("a")
+    assert seen.add("c")  # "b" (the oldest) is forgotten, "a" was seen again
+    assert seen.add("b") and not seen.add("c")
