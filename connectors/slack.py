@@ -131,6 +131,8 @@ class SlackConnector(Connector):
                 "${SLACK_BOT_TOKEN}; the app's Basic Information and OAuth & Permissions "
                 "pages show them), or set channels.slack.enabled: false"
             )
+        if not opts.verify_signatures:
+            log.warning("channels.slack.verify_signatures is off: anyone can post as Slack")
         secret = opts.signing_secret.get_secret_value() if opts.signing_secret else None
         self.verifier = SignatureVerifier(secret) if secret else None
         token = opts.bot_token.get_secret_value() if opts.bot_token else None
@@ -143,11 +145,13 @@ class SlackConnector(Connector):
             return
         timestamp = request.headers.get("x-slack-request-timestamp")
         signature = request.headers.get("x-slack-signature")
+        code = "bad_signature"
         if not timestamp or not signature:
             problem = "the request has no X-Slack-Signature / X-Slack-Request-Timestamp headers"
-        elif not timestamp.isdigit():
+        elif not (timestamp.isascii() and timestamp.isdigit()):
             problem = "X-Slack-Request-Timestamp is not a number of seconds"
         elif abs(self.verifier.clock.now() - int(timestamp)) > 300:
+            code = "stale_request"
             problem = "the request timestamp is more than 5 minutes away from now (a replay?)"
         else:
             try:
@@ -159,7 +163,7 @@ class SlackConnector(Connector):
             log.warning("slack request refused (%s) from %s", problem, request.client or "?")
             raise ChannelError(
                 401,
-                "bad_signature",
+                code,
                 f"{problem}: Slack signs each request with the app's signing secret; check "
                 "channels.slack.signing_secret and the server's clock",
             )

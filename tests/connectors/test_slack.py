@@ -242,7 +242,8 @@ def test_a_stale_timestamp_is_refused(slack_server, fake_slack):
     old = int(time.time()) - 6 * 60
     response = slack_server.send(event("hello", channel=channel), timestamp=old)
     assert response.status_code == 401
-    assert "5 minutes" in response.json()["error"]["message"]
+    error = response.json()["error"]
+    assert error["code"] == "stale_request" and "5 minutes" in error["message"]
     time.sleep(0.3)
     assert fake_slack.posts(channel) == []
 
