@@ -284,6 +284,11 @@ class Connector(ABC):
         """Deliver one reply out of band (connectors with ``answers_later``)."""
         raise NotImplementedError(f"the {self.name} channel answers in the HTTP response")
 
+    def agent(self, message: IncomingMessage, bot: Bot, lock: Any) -> None:
+        """A human agent's message arriving on the platform (``meta["agent"]``): relay it to
+        the customer's conversation, or release the conversation (``answers_later``)."""
+        raise NotImplementedError(f"the {self.name} channel takes no agent messages")
+
     def fallback(  # noqa: B027 - optional hook
         self, message: IncomingMessage, text: str | None = None
     ) -> None:

@@ -124,6 +124,12 @@ class ChatService:
         worker.add_done_callback(self._workers.discard)
 
     def _answer_one(self, connector: Connector, message: IncomingMessage) -> None:
+        if message.meta.get("agent"):  # a person of the support team: not for the bot
+            try:
+                connector.agent(message, self.bot, self.lock)
+            except Exception:
+                log.exception("%s agent message failed", message.channel)
+            return
         try:
             self.limit(message, f"{message.channel}:{message.user_id}")
         except RateLimited as exc:
@@ -142,7 +148,8 @@ class ChatService:
             self._fallback(connector, message)
             return
         try:
-            connector.send(message, reply, self.bot)
+            with self.lock(message.session_id):  # posts in order; handover state kept whole
+                connector.send(message, reply, self.bot)
         except Exception:
             log.exception("%s delivery failed (session %s)", message.channel, message.session_id)
 

@@ -19,6 +19,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, SecretStr, field_validator
@@ -26,6 +27,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 
+from bot.sessions import Turn
 from bot.types import IncomingMessage, Reply
 from connectors.base import (
     ChannelError,
@@ -47,6 +49,10 @@ log = logging.getLogger(__name__)
 
 #: ``<@U0123ABC>``: a mention of a user (the bot, in an ``app_mention``) inside the text
 MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+#: ``Session.meta`` key of a handover: its support thread (ts) and the customer's thread
+SUPPORT = "slack_support"
+#: what a person writes in a handover's support thread to give it back to the bot
+RELEASE = frozenset({"release", "!release", "/release", "done"})
 #: what Slack is told when a message could not be answered (the cause is in the log)
 FALLBACK = "Sorry, I could not answer that just now. Please try again in a moment."
 
@@ -210,6 +216,18 @@ class SlackConnector(Connector):
         if not isinstance(channel, str):
             return None
         thread = event.get("thread_ts")
+        support = self.options.support_channel  # type: ignore[attr-defined]
+        if channel == support:  # a person of the support team, in a handover's thread
+            if kind != "message" or not isinstance(thread, str) or not text.strip():
+                return None
+            where = {"team": team, "channel": channel, "thread_ts": thread}
+            return IncomingMessage(
+                text=text.strip(),
+                session_id=f"slack:{team}:{channel}:{thread}",
+                channel=self.name,
+                user_id=user,
+                meta={"slack": where, "agent": True},
+            )
         if kind == "app_mention":
             thread = thread or event.get("ts")
             session_id = f"slack:{team}:{channel}:{thread}"
@@ -254,20 +272,64 @@ class SlackConnector(Connector):
         self.post(self.render(reply, message).payload())
         support = self.options.support_channel  # type: ignore[attr-defined]
         if reply.action == "handoff" and not reply.unattended and not reply.silent and support:
-            self.post({"channel": support, "text": handoff_text(bot, message)})
+            ts = self.post({"channel": support, "text": handoff_text(bot, message)})
+            session = bot.sessions.get(message.session_id, last=0)
+            if ts and session is not None:  # where the support team's replies will come from
+                session.meta[SUPPORT] = {"ts": ts, **message.meta.get("slack", {})}
+                bot.sessions.save_state(session)
+
+    def agent(self, message: IncomingMessage, bot: Bot, lock: Callable[[str], Any]) -> None:
+        """A reply in a handover's support thread: ``release`` gives the conversation back
+        to the bot; anything else goes to the customer's thread as the agent's message
+        (stored redacted, as all text)."""
+        thread = message.meta["slack"]["thread_ts"]
+        found = next(
+            (
+                s
+                for s in bot.sessions.list_sessions(state="handoff", limit=1000)
+                if s.channel == self.name and s.meta.get(SUPPORT, {}).get("ts") == thread
+            ),
+            None,
+        )
+        if found is None:
+            log.info("slack support thread %s is no handover in progress", thread)
+            return
+        with lock(found.id):
+            session = bot.sessions.get(found.id, last=0)
+            if session is None or session.state != "handoff":
+                return
+            where = session.meta[SUPPORT]
+            if message.text.strip().lower() in RELEASE:
+                session.state, session.failures = "bot", 0
+                del session.meta[SUPPORT]
+                bot.sessions.save_state(session)
+                text = "Released: the bot answers this conversation again."
+                self.post(
+                    {"channel": message.meta["slack"]["channel"], "thread_ts": thread, "text": text}
+                )
+                return
+            bot.sessions.append(session, Turn("agent", bot.redact(message.text, session)))
+            out = {"channel": where.get("channel"), "text": message.text}
+            if where.get("thread_ts"):
+                out["thread_ts"] = where["thread_ts"]
+            self.post(out)
 
     def fallback(self, message: IncomingMessage, text: str | None = None) -> None:
         """Tell the customer the bot could not answer (a failure's cause is logged only)."""
         reply = Reply(text or FALLBACK, "dont_know", 0.0, message.session_id)
         self.post(self.render(reply, message).payload())
 
-    def post(self, payload: dict[str, Any]) -> None:
+    def post(self, payload: dict[str, Any]) -> str | None:
+        """``chat.postMessage``; the posted message's ts, None when nothing was posted."""
         if not payload.get("text"):
-            return  # a silent reply: a person has the conversation
+            return None  # a silent reply: a person has the conversation
         try:
-            self.client.chat_postMessage(**payload)
+            response = self.client.chat_postMessage(**payload)
         except SlackApiError as exc:
             log.error("chat.postMessage to %s failed: %s", payload.get("channel"), exc.response)
+            return None
+        ts = response.get("ts") if hasattr(response, "get") else None
+        return ts if isinstance(ts, str) else None
 
 
 def handoff_text(bot: Bot, message: IncomingMessage) -> str:

@@ -65,8 +65,8 @@ def fake_slack() -> Iterator[FakeSlack]:
             elif self.path != "/chat.postMessage":
                 answer = {"ok": False, "error": "unknown_method"}
             else:
-                fake.calls.append(json.loads(body))
                 answer = {"ok": True, "ts": f"{time.time():.6f}"}
+                fake.calls.append({**json.loads(body), "_ts": answer["ts"]})
             data = json.dumps(answer).encode()
             self.send_response(200)
             self.send_header("content-type", "application/json")
@@ -263,7 +263,7 @@ def test_a_retried_event_is_answered_once(slack_server, fake_slack):
     assert len(fake_slack.posts(channel)) == 1
 
 
-def test_handoff_posts_the_redacted_conversation_and_the_bot_goes_quiet(slack_server, fake_slack):
+def test_handoff_posts_the_redacted_conversation_quiet_until_released(slack_server, fake_slack):
     channel = new_channel()
     first = event(
         f"<@{BOT_USER}> my email is jane.doe@example.com, where is my order?", channel=channel
@@ -291,6 +291,40 @@ def test_handoff_posts_the_redacted_conversation_and_the_bot_goes_quiet(slack_se
         time.sleep(0.05)
     time.sleep(0.3)
     assert len(fake_slack.posts(channel)) == 2 and len(fake_slack.posts(SUPPORT)) == 1
+
+    # the support team answers in the handover's thread: it reaches the customer's thread
+    agent = "Hi, Sam here: your order left on Monday, mail me at sam@shop.example if needed"
+    slack_server.send(
+        event(
+            agent,
+            channel=SUPPORT,
+            kind="message",
+            user="UAGENT",
+            channel_type="channel",
+            thread_ts=support["_ts"],
+        )
+    )
+    posts = fake_slack.wait(channel, 3)
+    assert posts[-1]["text"] == agent and posts[-1]["thread_ts"] == thread
+    stored = slack_server.bot.sessions.get(session_id).turns
+    assert stored[-1].role == "agent" and "order left on Monday" in stored[-1].text
+    assert "sam@shop.example" not in stored[-1].text  # stored redacted, as all text
+    # "release" gives it back to the bot, which answers in the thread again
+    slack_server.send(
+        event(
+            "release",
+            channel=SUPPORT,
+            kind="message",
+            user="UAGENT",
+            channel_type="channel",
+            thread_ts=support["_ts"],
+        )
+    )
+    fake_slack.wait(SUPPORT, 2)
+    assert slack_server.bot.sessions.get(session_id).state == "bot"
+    _, question, answer = faq_entry()
+    slack_server.send(event(f"<@{BOT_USER}> {question}", channel=channel, thread_ts=thread))
+    assert fake_slack.wait(channel, 4)[-1]["text"] == answer
 
 
 # ---------------------------------------------------------------------------- configuration
