@@ -253,6 +253,9 @@ class Connector(ABC):
 
     name: ClassVar[str]
     Options: ClassVar[type[ConnectorOptions]] = ConnectorOptions
+    #: acknowledge at once and answer from a worker with ``send`` (a platform with a short
+    #: window, such as Slack's 3 s); otherwise the answer is the HTTP response
+    answers_later: ClassVar[bool] = False
 
     def __init__(self, options: ConnectorOptions | Mapping[str, Any] | None = None) -> None:
         if options is None or isinstance(options, Mapping):
@@ -276,6 +279,21 @@ class Connector(ABC):
             return ChannelResponse(200)
         message, reply = replies[-1]
         return self.render(reply, message)
+
+    def send(self, message: IncomingMessage, reply: Reply, bot: Bot) -> None:
+        """Deliver one reply out of band (connectors with ``answers_later``)."""
+        raise NotImplementedError(f"the {self.name} channel answers in the HTTP response")
+
+    def agent(self, message: IncomingMessage, bot: Bot, lock: Any) -> None:
+        """A human agent's message arriving on the platform (``meta["agent"]``): relay it to
+        the customer's conversation, or release the conversation (``answers_later``)."""
+        raise NotImplementedError(f"the {self.name} channel takes no agent messages")
+
+    def fallback(  # noqa: B027 - optional hook
+        self, message: IncomingMessage, text: str | None = None
+    ) -> None:
+        """Tell the customer out of band that the bot could not answer (``answers_later``):
+        ``text`` says why when the customer may know (a rate limit), else a generic text."""
 
     def handle(self, request: ChannelRequest, bot: Bot) -> ChannelResponse:
         """verify → parse → Bot.reply for each message → deliver; refusals become 4xx."""
@@ -336,7 +354,7 @@ def register(cls: type[Connector]) -> type[Connector]:
 
 
 def _load_builtins() -> None:
-    from connectors import replay_channel, web  # noqa: F401 - registers them
+    from connectors import replay_channel, slack, web  # noqa: F401 - registers them
 
 
 def available() -> list[str]:

@@ -17,7 +17,7 @@ from bot.engine import Bot
 from bot.sessions import Session
 from bot.sessions.base import ANSWER, INTERRUPTED, PENDING
 from bot.types import IncomingMessage, Reply
-from connectors.base import ChannelError
+from connectors.base import ChannelError, Connector
 from connectors.config import ServerConfig, ShopbotConfig
 from connectors.limits import RateLimited, RateLimiter
 from connectors.web import WebConnector, new_session_token, reply_payload
@@ -109,6 +109,56 @@ class ChatService:
     def reply(self, message: IncomingMessage) -> Reply:
         with self.lock(message.session_id), self.slots:
             return self.bot.reply(message)
+
+    def answer_later(self, connector: Connector, messages: list[IncomingMessage]) -> None:
+        """Answer ``messages`` in a worker thread and deliver with ``connector.send``: the
+        channel's HTTP request has been acknowledged already. The same limits (keyed by
+        the platform's user instead of an address), lock and slot as the web channel."""
+
+        def work() -> None:
+            for message in messages:
+                self._answer_one(connector, message)
+
+        worker = asyncio.ensure_future(asyncio.to_thread(work))
+        self._workers.add(worker)
+        worker.add_done_callback(self._workers.discard)
+
+    def _answer_one(self, connector: Connector, message: IncomingMessage) -> None:
+        if message.meta.get("agent"):  # a person of the support team: not for the bot
+            try:
+                connector.agent(message, self.bot, self.lock)
+            except Exception:
+                log.exception("%s agent message failed", message.channel)
+            return
+        try:
+            self.limit(message, f"{message.channel}:{message.user_id}")
+        except RateLimited as exc:
+            log.warning(
+                "%s message not answered (session %s): %s", message.channel, message.session_id, exc
+            )
+            self._fallback(connector, message, str(exc))
+            return
+        try:
+            reply = self.reply(message)
+        except ValueError as exc:  # the bot refused the message (too long): say why
+            self._fallback(connector, message, str(exc))
+            return
+        except Exception:  # the platform has had its 200: the customer gets a fallback
+            log.exception("%s reply failed (session %s)", message.channel, message.session_id)
+            self._fallback(connector, message)
+            return
+        try:
+            with self.lock(message.session_id):  # posts in order; handover state kept whole
+                connector.send(message, reply, self.bot)
+        except Exception:
+            log.exception("%s delivery failed (session %s)", message.channel, message.session_id)
+
+    @staticmethod
+    def _fallback(connector: Connector, message: IncomingMessage, text: str | None = None) -> None:
+        try:
+            connector.fallback(message, text)
+        except Exception:
+            log.exception("%s fallback failed (session %s)", message.channel, message.session_id)
 
     async def stream(self, message: IncomingMessage) -> AsyncIterator[str]:
         """Server-Sent Events for one message; errors after the start become an event.

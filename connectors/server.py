@@ -43,7 +43,15 @@ from pydantic import BaseModel
 from bot.continuity import orphaned
 from bot.engine import Bot
 from bot.sessions import Session, Turn
-from connectors.base import ChannelError, ChannelRequest, Connector, Headers, build_connectors
+from bot.types import IncomingMessage
+from connectors.base import (
+    ChannelError,
+    ChannelRequest,
+    ChannelResponse,
+    Connector,
+    Headers,
+    build_connectors,
+)
 from connectors.chat_service import ChatService, history
 from connectors.config import ShopbotConfig
 from connectors.http_errors import CatchAll, error_responses, install_error_handlers
@@ -376,7 +384,9 @@ def create_app(
     )
     async def channel(name: str, request: Request) -> Response:
         """Webhook of an enabled connector (see the channel set-up guides); ``web`` is
-        ``/api/chat`` under another address, with the same sessions and limits."""
+        ``/api/chat`` under another address, with the same sessions and limits. A platform
+        with a short window (Slack) gets its acknowledgement at once and the answer from a
+        worker, under the same limits, conversation lock and answering slots."""
         connector = connectors.get(name)
         if connector is None:
             enabled = ", ".join(sorted(connectors)) or "none"
@@ -393,7 +403,25 @@ def create_app(
             body=await request.body(),
             client=address(request),
         )
-        result = await asyncio.to_thread(connector.handle, neutral, service().bot)
+        if connector.answers_later:
+            result, messages = await asyncio.to_thread(acknowledge, connector, neutral)
+            if messages:  # answered by a worker: the platform has its acknowledgement now
+                service().answer_later(connector, messages)
+        else:
+            result = await asyncio.to_thread(connector.handle, neutral, service().bot)
         return Response(result.body, status_code=result.status, headers=result.headers)
+
+    def acknowledge(
+        connector: Connector, request: ChannelRequest
+    ) -> tuple[ChannelResponse, list[IncomingMessage]]:
+        """verify → parse: the platform's acknowledgement, and the messages to answer."""
+        try:
+            connector.verify(request)
+            inbound = connector.parse(request)
+        except ChannelError as exc:
+            return exc.response(), []
+        if inbound.response is not None:
+            return inbound.response, []
+        return ChannelResponse(200), inbound.messages
 
     return app

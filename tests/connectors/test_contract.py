@@ -7,6 +7,9 @@ connector must add a driver here (``test_every_builtin_has_a_driver`` fails unti
 
 from __future__ import annotations
 
+import json
+import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +48,9 @@ class Driver:
     def text(self, response: ChannelResponse) -> str:
         raise NotImplementedError
 
+    def connector(self, name: str) -> Connector:
+        return connector_class(name)()
+
 
 class WebDriver(Driver):
     def request(self, text: str, conversation: str) -> ChannelRequest:
@@ -68,7 +74,70 @@ class ReplayDriver(Driver):
         return response.payload()["plain_text"]
 
 
-DRIVERS: dict[str, Driver] = {"web": WebDriver(), "replay": ReplayDriver()}
+class CollectingSlackClient:
+    """Stands in for slack_sdk's WebClient: keeps each chat.postMessage call."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict[str, Any]] = []
+
+    def chat_postMessage(self, **kwargs: Any) -> dict[str, Any]:
+        self.posts.append(kwargs)
+        return {"ok": True}
+
+
+class SlackDriver(Driver):
+    """Direct messages signed with slack_sdk's SignatureVerifier; the replies are the
+    chat.postMessage calls collected since the request (the HTTP response is only an ack)."""
+
+    secret = "contract-signing-secret"
+
+    def __init__(self) -> None:
+        self.client = CollectingSlackClient()
+        self.sent = 0
+
+    def connector(self, name: str) -> Connector:
+        self.client = CollectingSlackClient()
+        options = {"signing_secret": self.secret, "bot_token": "xoxb-contract"}
+        return connector_class(name)(options, client=self.client)  # type: ignore[call-arg]
+
+    def signed(self, body: bytes) -> ChannelRequest:
+        from slack_sdk.signature import SignatureVerifier
+
+        stamp = str(int(time.time()))
+        signature = SignatureVerifier(self.secret).generate_signature(timestamp=stamp, body=body)
+        headers = {"x-slack-request-timestamp": stamp, "x-slack-signature": signature}
+        return ChannelRequest(body=body, headers=headers)
+
+    def request(self, text: str, conversation: str) -> ChannelRequest:
+        self.sent = len(self.client.posts)
+        payload = {
+            "type": "event_callback",
+            "team_id": "T1",
+            "event_id": f"Ev{uuid.uuid4().hex[:12]}",
+            "event": {
+                "type": "message",
+                "channel_type": "im",
+                "channel": "D1",
+                "user": conversation,
+                "text": text,
+                "ts": f"{time.time():.6f}",
+            },
+        }
+        return self.signed(json.dumps(payload).encode())
+
+    def malformed(self) -> list[ChannelRequest]:
+        unsigned = super().malformed()
+        return [*unsigned, *(self.signed(r.body) for r in unsigned)]
+
+    def text(self, response: ChannelResponse) -> str:
+        payload = response.payload()
+        if isinstance(payload, dict) and "text" in payload:  # render: chat.postMessage's args
+            return payload["text"]
+        new = self.client.posts[self.sent :]
+        return new[-1]["text"] if new else ""
+
+
+DRIVERS: dict[str, Driver] = {"web": WebDriver(), "replay": ReplayDriver(), "slack": SlackDriver()}
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +147,8 @@ def bot(demo_kb) -> Bot:
 
 @pytest.fixture(params=sorted(DRIVERS))
 def pair(request) -> tuple[Connector, Driver]:
-    return connector_class(request.param)(), DRIVERS[request.param]
+    driver = DRIVERS[request.param]
+    return driver.connector(request.param), driver
 
 
 def test_every_builtin_has_a_driver():
@@ -155,7 +225,7 @@ def test_reply_as_text_lists_sources_and_products_in_the_reply_language():
 
 # ---------------------------------------------------------------------------- registry
 def test_unknown_channel_names_the_builtins():
-    with pytest.raises(ConfigError, match=r"unknown channel 'slak'.*replay, web"):
+    with pytest.raises(ConfigError, match=r"unknown channel 'slak'.*replay, slack, web"):
         build_connectors({"slak": {}})
 
 
