@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 
+from bot.commerce.recommend import Recommender
+from bot.commerce.shopping import ShoppingSkill
 from bot.confidence import load_or_calibrate
 from bot.config import BotConfig
 from bot.continuity import REPEAT_WINDOW, chosen_option, stored_reply
@@ -102,6 +104,12 @@ class Bot:
             embed=kb.embedder.embed_query,
         )
         self.messages = Messages(self.config.messages)
+        #: shopping requests go to recommendations (bot.commerce), before the policy answers
+        self.shopping = ShoppingSkill(
+            Recommender(self.retriever),
+            messages=self.config.messages,
+            paraphrase_close=self.confidence.stats.get("paraphrase_close"),
+        )
         self.redactor = redactor or Redactor()
         self._generator = generator
         self._public: frozenset[str] | None = None
@@ -221,6 +229,14 @@ class Bot:
             text = question  # what the generated answer must answer
         else:
             decision = self._decide(text, previous, failures=session.failures)
+            shopping = self.shopping.reply(
+                text, session, language, meta=message.meta, decision=decision
+            )
+            if shopping is not None:  # a shopping request: products, not a passage
+                yield shopping.text
+                self._finish(session, user_turn, shopping, started)
+                yield shopping
+                return
         if chosen is not None and chosen[0].kind == "product":
             reply = self._chosen_product(chosen[0], decision, session, language)
             yield reply.text
