@@ -129,8 +129,11 @@ def is_shopping_request(
     ):
         return False  # one of the store's own FAQ questions, asked as the store wrote it
     strong = explicit or bool(STRONG.search(plain))
-    if strong or (_priced(c) and (_productish(c) or WEAK.search(plain))):
+    limited = _priced(c) or bool(c.weight_max_g or c.size or c.colours)
+    if strong or (limited and (_productish(c) or WEAK.search(plain))):
         return True
+    if _names_a_product(plain, c):
+        return True  # "a fleece jacket", "waterproof jackets?"
     if _priced(c) and not tokenize(c.query):
         return True  # "under $50?"
     if not WEAK.search(plain):
@@ -139,6 +142,25 @@ def is_shopping_request(
         return True
     hits = decision.hits[:3] if decision is not None else []
     return bool(hits) and sum(h.kind == "product" for h in hits) >= 2
+
+
+#: a message that opens with a question word asks about something
+QUESTION_WORD = re.compile(
+    r"^\s*(how|what|what's|whats|when|where|why|which|who|is|are|does|do|did|can|could|will|"
+    r"would|should|shall|may)\b",
+    re.I,
+)
+BARE_WORDS = 6
+
+
+def _names_a_product(plain: str, c: Constraints) -> bool:
+    """A short message that is only a product's description, ending in one of the
+    catalogue's product nouns ("a fleece jacket", "warm sleeping bags")."""
+    words = re.findall(r"[a-z0-9'-]+", plain)
+    if not c.nouns or not words or len(words) > BARE_WORDS or QUESTION_WORD.search(plain):
+        return False
+    last = tokenize(words[-1])
+    return bool(last) and last[-1] in c.nouns
 
 
 def is_refinement(text: str, c: Constraints) -> bool:
