@@ -144,10 +144,11 @@ def is_shopping_request(
     return bool(hits) and sum(h.kind == "product" for h in hits) >= 2
 
 
-#: a message that opens with a question word asks about something
+#: a message that opens with a question word asks about something, one that opens with
+#: "and", "for"... continues the question before it ("and for shoes?")
 QUESTION_WORD = re.compile(
     r"^\s*(how|what|what's|whats|when|where|why|which|who|is|are|does|do|did|can|could|will|"
-    r"would|should|shall|may)\b",
+    r"would|should|shall|may|and|also|or|for|same|but)\b",
     re.I,
 )
 BARE_WORDS = 6

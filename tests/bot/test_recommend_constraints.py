@@ -94,8 +94,14 @@ def test_near_duplicates_share_a_stem_and_versions_for_kids_do_not(catalogue):
 
 @pytest.mark.parametrize(
     ("wanted", "sizes", "fits"),
-    [("M", "S/M/L/XL", True), ("XS", "S/M/L", False), ("10", "US 7-14 (half sizes)", True),
-     ("42", "EU 36-46 (half sizes)", True), ("15", "US 7-14", False), ("M", "", True)],
+    [
+        ("M", "S/M/L/XL", True),
+        ("XS", "S/M/L", False),
+        ("10", "US 7-14 (half sizes)", True),
+        ("42", "EU 36-46 (half sizes)", True),
+        ("15", "US 7-14", False),
+        ("M", "", True),
+    ],
 )
 def test_sizes(wanted, sizes, fits):
     assert size_fits(wanted, sizes) is fits
