@@ -410,7 +410,8 @@ FILLER = re.compile(
     r"\b(do|does|can|could|would|you|u|guys|have|got|sell|carry|stock|any|anything|some|"
     r"something|recommend(?:ation)?s?|suggest(?:ion)?s?|please|pls|i'?m|i|am|me|my|we|our|"
     r"looking|look|for|need|want|would|like|to|buy|get|a|an|the|show|find|what|which|is|are|"
-    r"good|best|there|one|ones|idea|ideas|options?|next|but|it|in|stock|of|and|that|with)\b",
+    r"good|best|there|one|ones|idea|ideas|options?|next|but|it|in|stock|of|and|that|with|"
+    r"more|others?|else|similar)\b",
     re.I,
 )
 

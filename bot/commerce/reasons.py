@@ -149,7 +149,8 @@ def _matching_facts(item: Item, words: set[str], used: str) -> list[str]:
         if k in item.flags or (k.endswith("_rating") and k.removesuffix("_rating") in item.flags):
             continue
         if words & set(tokenize(f"{key.replace('_', ' ')} {value}")):
-            out.append(f"{key.replace('_', ' ')} {value}" if value[:1].isdigit() else value)
+            # a bare number says nothing without its name: "capacity: 12 L"
+            out.append(f"{key.replace('_', ' ')}: {value}" if value[:1].isdigit() else value)
         if len(out) == 2:
             break
     return out

@@ -183,7 +183,7 @@ class Recommender:
 
         ``anchor``: the doc id "cheaper" or "lighter" compares with when the request names no
         product (the top pick of the recommendation a follow-up refines); ``exclude``: doc
-        ids not to recommend again ("show me others").
+        ids not to recommend again, nor their other versions ("show me others").
         """
         c = request if isinstance(request, Constraints) else self.parse(request)
         history = history or History()
@@ -205,6 +205,7 @@ class Recommender:
         # what the shopper has (and its other versions) is not recommended again
         owned = [catalogue.by_doc[d] for d in history.bought if d in catalogue.by_doc]
         stems = {i.stem for i in [*owned, *result.references]}
+        stems |= {catalogue.by_doc[d].stem for d in exclude if d in catalogue.by_doc}
         left_out = set(exclude) | set(history.bought)
         left_out |= {i.doc_id for i in catalogue.items if i.stem in stems}
         if c.currency and catalogue.currency and c.currency != catalogue.currency:

@@ -10,7 +10,7 @@ import numpy as np
 
 SUMMARY_VERSION = 1
 
-ACTIONS = ("answer_faq", "generate", "recommend", "clarify", "dont_know", "handoff")
+ACTIONS = ("answer_faq", "generate", "clarify", "dont_know", "handoff")
 HANDLED = ("answer_faq", "generate", "recommend")
 ACTION_LABELS = {
     "answer_faq": "answered from FAQ",
