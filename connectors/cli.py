@@ -374,8 +374,9 @@ def recommend(
     """
     import difflib
 
+    from bot.commerce.history import History
     from bot.commerce.reasons import reply_text
-    from bot.commerce.recommend import History, Recommender
+    from bot.commerce.recommend import Recommender
     from bot.commerce.shopping import cards
     from knowledge.text import detect_language
 

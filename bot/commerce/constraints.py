@@ -406,14 +406,14 @@ def _missing(raw: str, zh_nouns: list[str], english: str, catalogue: Catalogue) 
 
 
 #: request phrasing that says nothing about the product ("do you have", "I'm looking for")
-FILLER = re.compile(
-    r"\b(do|does|can|could|would|you|u|guys|have|got|sell|carry|stock|any|anything|some|"
-    r"something|recommend(?:ation)?s?|suggest(?:ion)?s?|please|pls|i'?m|i|am|me|my|we|our|"
-    r"looking|look|for|need|want|would|like|to|buy|get|a|an|the|show|find|what|which|is|are|"
-    r"good|best|there|one|ones|idea|ideas|options?|next|but|it|in|stock|of|and|that|with|"
-    r"more|others?|else|similar)\b",
-    re.I,
+FILLER_WORDS = frozenset(
+    """do does can could would you u guys have got sell carry stock any anything some something
+    recommend recommendation recommendations suggest suggestion suggestions please pls i'm im i
+    am me my we our looking look for need want like to buy get a an the show find what which is
+    are good best there one ones idea ideas option options next but it in of and that with more
+    other others else similar""".split()
 )
+FILLER = re.compile(r"\b(" + "|".join(sorted(FILLER_WORDS, key=len, reverse=True)) + r")\b", re.I)
 
 
 ZH_FILLER = re.compile(r"推荐|一款|一个|一件|一双|有没有|想买|帮我|给我|请问|吗|呢|的")
@@ -438,6 +438,27 @@ def _people(text: str) -> str:
         return f"{word} {base}ing"
 
     return re.sub(r"\b[a-z]{3,}(?<!ev)(?<!ov)er\b", expand, text)
+
+
+OBJECT = re.compile(
+    r"\b(?:recommend|suggest|looking for|shopping for|want|need|buy|get|find|show me)\s+"
+    r"(?:me\s+)?(?:(?:a|an|some|any|good|nice|new|cheap|pair of|set of)\s+)*([a-z][a-z-]{2,})\b",
+    re.I,
+)
+GENERIC = frozenset(
+    "something anything stuff gear gift gifts present presents idea ideas one ones thing things "
+    "item items product products option options recommendation recommendations suggestion "
+    "suggestions".split()
+)
+
+
+def object_word(text: str) -> str | None:
+    """The thing an English request asks for by name ("recommend headphones" -> headphones),
+    None for "something", "a gift"... or when there is no such phrase."""
+    match = OBJECT.search(normalize(text))
+    if not match or match.group(1) in GENERIC or match.group(1) in FILLER_WORDS:
+        return None
+    return match.group(1)
 
 
 def _query_text(rest: str, english: str, reference: str) -> str:

@@ -11,15 +11,15 @@ near-duplicates collapsed, and a reason for each pick built from the product's o
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
 
 import numpy as np
 
 from bot.commerce.catalogue import Catalogue, Item, size_fits
-from bot.commerce.constraints import Constraints, parse
+from bot.commerce.constraints import Constraints, object_word, parse
+from bot.commerce.history import HISTORY_KEYS, MAX_HISTORY, History
 from bot.commerce.reasons import reason_for
 from knowledge.retriever import HybridRetriever
 from knowledge.text import normalize, tokenize
@@ -30,9 +30,6 @@ log = logging.getLogger(__name__)
 HISTORY_WEIGHTS = {"bought": 0.6, "viewed": 0.4, "mentioned": 0.3}
 #: a product the request refers to ("like the boots I bought") counts fully
 REFERENCE_WEIGHT = 1.0
-HISTORY_KEYS = ("bought", "viewed", "mentioned")
-#: products compared with at most this many history products (the most recent)
-MAX_HISTORY = 4
 #: candidates ranked by similarity after the filters
 MAX_CANDIDATES = 200
 #: a pick scores at least this share of the best pick's score (no filler after the good ones)
@@ -48,66 +45,6 @@ CATEGORY_BOOST = 0.1
 TYPICAL_NOUNS = 16
 NOISE_SHARE = 0.5
 MIN_QUERY_WEIGHT = 0.1
-
-
-@dataclass
-class History:
-    """Products the shopper bought, viewed or mentioned, as catalogue doc ids (oldest
-    first). ``meta.profile`` from a channel has this shape with SKUs: see ``from_profile``."""
-
-    bought: list[str] = field(default_factory=list)
-    viewed: list[str] = field(default_factory=list)
-    mentioned: list[str] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.bought or self.viewed or self.mentioned)
-
-    @classmethod
-    def from_profile(cls, profile: Any, catalogue: Catalogue) -> tuple[History, list[str]]:
-        """A profile ``{"bought": [sku, ...], "viewed": [...], "mentioned": [...]}`` (SKUs,
-        ``product:`` ids or exact titles) as a History, and the entries the catalogue does
-        not have. Anything that is not such a mapping gives an empty history."""
-        history, unknown = cls(), []
-        if not isinstance(profile, Mapping):
-            return history, unknown
-        for key in HISTORY_KEYS:
-            values = profile.get(key) or []
-            if isinstance(values, str | dict):
-                values = [values]
-            if not isinstance(values, list | tuple):
-                continue
-            for value in values:
-                item = catalogue.find(value)
-                if item is None:
-                    unknown.append(str(value))
-                elif item.doc_id not in getattr(history, key):
-                    getattr(history, key).append(item.doc_id)
-        return history, unknown
-
-    def merged(self, other: History) -> History:
-        out = History()
-        for key in HISTORY_KEYS:
-            values = getattr(self, key) + getattr(other, key)
-            setattr(out, key, list(dict.fromkeys(values)))
-        return out
-
-    def weighted(self) -> list[tuple[str, str]]:
-        """(doc id, kind) of the most recent history products, bought first."""
-        out: list[tuple[str, str]] = []
-        for key in HISTORY_KEYS:
-            for doc_id in reversed(getattr(self, key)):
-                if all(doc_id != d for d, _ in out):
-                    out.append((doc_id, key))
-        return out[:MAX_HISTORY]
-
-    def to_json(self) -> dict[str, list[str]]:
-        return {k: list(getattr(self, k)) for k in HISTORY_KEYS if getattr(self, k)}
-
-    @classmethod
-    def from_json(cls, data: Any) -> History:
-        if not isinstance(data, Mapping):
-            return cls()
-        return cls(**{k: [str(v) for v in data.get(k, [])] for k in HISTORY_KEYS})
 
 
 @dataclass
@@ -167,7 +104,17 @@ class Recommender:
         return Catalogue(self.retriever.index.chunks)
 
     def parse(self, text: str) -> Constraints:
-        return parse(text, self.catalogue)
+        """The constraints of ``text``; a thing an English request names that the catalogue
+        neither has a word for nor comes close to ("recommend headphones") is ``missing``."""
+        c = parse(text, self.catalogue)
+        if c.nouns or c.lines or c.categories or c.missing:
+            return c
+        word = object_word(text)
+        if word and not any(t in self.catalogue.vocabulary for t in tokenize(word)):
+            hits = self.retriever.query(word, k=1, filters={"kind": "product"}).hits
+            if not hits or hits[0].dense_score < NOISE_SHARE * self.typical:
+                c.missing = [word]
+        return c
 
     # ------------------------------------------------------------------ ranking
     def recommend(

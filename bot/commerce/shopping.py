@@ -19,8 +19,9 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from bot.commerce.constraints import Constraints
+from bot.commerce.history import History
 from bot.commerce.reasons import reply_text
-from bot.commerce.recommend import History, Recommendation, Recommender
+from bot.commerce.recommend import Recommendation, Recommender
 from bot.types import ProductCard, Reply
 from knowledge.text import CJK_RUN, normalize, tokenize
 

@@ -7,7 +7,8 @@ import re
 import pytest
 
 from bot.commerce.catalogue import Catalogue
-from bot.commerce.recommend import History, Recommender
+from bot.commerce.history import History
+from bot.commerce.recommend import Recommender
 from bot.commerce.shopping import ShoppingSkill
 from bot.engine import Bot
 from bot.generators.fake import FakeGenerator
@@ -270,3 +271,25 @@ def test_a_store_without_products_recommends_nothing(demo_kb):
     skill.recommender.__dict__["catalogue"] = Catalogue([])
     session = Session(id="empty", channel="test", user_id="u")
     assert skill.reply("recommend a jacket under $100", session, "en") is None
+
+
+def test_a_product_the_store_does_not_sell_is_named_not_replaced_silently(bot):
+    reply = ask(bot, "can you recommend headphones under $50?", "headphones")
+    assert reply.action == "recommend"
+    assert reply.text.startswith("We don't seem to carry headphones. Our range: jackets,")
+    assert "Some other ideas (up to $50 · in stock):" in reply.text
+    assert all(card.price <= 50 for card in reply.products)
+    # a purpose is not a product: "race" is matched, not reported missing
+    race = ask(bot, "something for my next race under $80", "race-2")
+    assert "don't seem to carry" not in race.text
+
+
+def test_refinements_by_colour_and_more(bot, catalogue):
+    first = ask(bot, "a down jacket", "more")
+    black = ask(bot, "any in black?", "more")
+    assert black.meta["reason"] == "refinement"
+    assert all(any("black" in c.lower() for c in p.colours) for p in products(black, catalogue))
+    others = ask(bot, "show me others", "more")
+    shown = {catalogue.find(c.sku).stem for c in black.products}
+    assert others.products and not shown & {p.stem for p in products(others, catalogue)}
+    assert first.products
