@@ -230,6 +230,7 @@ def reason_for(
     used = " ".join(parts)
     facts = _matching_facts(item, words, used)
     parts += facts
+    snippet = ""
     if not facts:
         snippet = _snippet(item, words | {w for h, _ in history for w in h.nouns}, language)
         if snippet:
@@ -254,8 +255,8 @@ def reason_for(
             tail = f"because you {verb} the {ref.short_title}"
     if tail:
         line = f"{line} — {tail}" if line else tail
-    if len(line) > REASON_CHARS and len(parts) > 2:  # the snippet goes first
-        parts = [p for p in parts if p not in (facts or parts[-2:-1])]
+    if len(line) > REASON_CHARS and snippet and len(parts) > 2:  # the quote gives way first
+        parts = [p for p in parts if p != snippet]
         line = joiner.join(parts) + (f" — {tail}" if tail else "")
     return line
 
