@@ -35,3 +35,4 @@ bench: install
 	$(PYTHON) bench/answers.py --json bench/answers.json
 	$(PYTHON) bench/server.py --json bench/server.json
 	$(PYTHON) bench/replay.py --json bench/replay.json
+	$(PYTHON) bench/trust.py --json bench/trust.json

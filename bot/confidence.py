@@ -42,7 +42,7 @@ from knowledge.evidence import (
 log = logging.getLogger(__name__)
 
 #: bump when the features or the fitting change, so stored calibrations are redone
-VERSION = 9
+VERSION = 11
 #: the features a store with few held-out wordings is fitted on (see the module docstring)
 ROBUST_FEATURES = ("dense", "fused")
 #: the same for questions the embedding model does not read, whose dense score is nothing
@@ -105,6 +105,7 @@ class ConfidenceModel:
     def score(
         self, index: Any, hits: Sequence[Any], tokens: Sequence[str], coverage: float
     ) -> float:
+        """P(the top hit answers the question)."""
         if not hits:
             return 0.0
         model = self.for_hit(hits[0], coverage)
@@ -208,13 +209,23 @@ def youden_threshold(probability: np.ndarray, label: np.ndarray) -> float:
     return best[0]
 
 
-def precision_cut(probability: np.ndarray, label: np.ndarray, target: float) -> float:
-    """The lowest cut above which at least ``target`` of accepted answers are right."""
+def precision_cut(
+    probability: np.ndarray, label: np.ndarray, target: float, *, min_accepted: int = 10
+) -> float:
+    """The lowest cut above which at least ``target`` of accepted answers are right; when
+    no cut that still accepts ``min_accepted`` questions gets there (a small store whose
+    top scores include a few wrong answers), the cut where the share is highest."""
+    best = (-1.0, 1.0)
     for cut in np.unique(np.round(probability, 4)):
         accepted = probability >= cut
-        if accepted.any() and label[accepted].mean() >= target:
+        if accepted.sum() < min_accepted:
+            break
+        share = float(label[accepted].mean())
+        if share >= target:
             return float(cut)
-    return 1.0
+        if share > best[0]:
+            best = (share, float(cut))
+    return best[1]
 
 
 def recall_cut(probability: np.ndarray, label: np.ndarray, target: float) -> float:

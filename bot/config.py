@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator, model_validator
 
+from bot.privacy import KINDS, Redactor
 from knowledge.config import StrictModel
 
 
@@ -72,6 +73,46 @@ class HandoffConfig(StrictModel):
     )
 
 
+class PrivacyConfig(StrictModel):
+    """What counts as personal data, and how long conversations are kept."""
+
+    kinds: list[str] = Field(
+        default_factory=lambda: list(KINDS),
+        description="the built-in kinds redacted: " + ", ".join(KINDS),
+    )
+    patterns: dict[str, str] = Field(
+        default_factory=dict,
+        description="your own kinds, {LABEL: regex}, e.g. {ORDER: 'ORD-\\d{6}'}: replaced by "
+        "[ORDER_1], [ORDER_2]... (a label is upper case letters, digits and _)",
+    )
+    retention_days: float | None = Field(
+        default=90,
+        gt=0,
+        description="conversations idle for longer are deleted (at start, then hourly); "
+        "null: kept until deleted (shopbot forget)",
+    )
+    key: SecretStr | None = Field(
+        default=None,
+        description="key of the hashes that number placeholders consistently within a "
+        "conversation; default: a random key kept in privacy.key beside the session database",
+    )
+
+    @field_validator("key", mode="before")
+    @classmethod
+    def _empty_key_is_unset(cls, value: object) -> object:
+        """``${SHOPBOT_PRIVACY_KEY:-}`` with the variable unset means: no key."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _redactor_accepts_them(self) -> PrivacyConfig:
+        self.redactor()  # unknown kinds, bad labels and regexes fail here, with the key
+        return self
+
+    def redactor(self, *, key: bytes | None = None) -> Redactor:
+        """The redactor these options describe."""
+        return Redactor(kinds=self.kinds, extra=self.patterns, key=key)
+
+
 class BotConfig(StrictModel):
     """How the bot answers."""
 
@@ -98,3 +139,4 @@ class BotConfig(StrictModel):
     handoff: HandoffConfig = Field(default_factory=HandoffConfig)
     generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
     sessions: SessionsConfig = Field(default_factory=SessionsConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)

@@ -6,6 +6,10 @@ found   = retriever.query(query)                    (hybrid dense + BM25)
 action  = policy.decide(found, failures)            (calibrated confidence)
 reply   = canonical FAQ answer | generated answer citing [n] | clarify | don't know | handoff
 sessions.append(...)                                (PII redacted before it is stored)
+
+The message is redacted as soon as its session is loaded: everything after (search, the
+clarifying state, the prompt, the don't-know text that names unknown words, what is stored)
+sees placeholders ("[EMAIL_1]"), never the customer's personal data.
 """
 
 from __future__ import annotations
@@ -16,12 +20,22 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
+from functools import partial
 
 from bot.commerce.recommend import Recommender
 from bot.commerce.shopping import ShoppingSkill
 from bot.confidence import load_or_calibrate
 from bot.config import BotConfig
-from bot.continuity import REPEAT_WINDOW, chosen_option, stored_reply
+from bot.continuity import (
+    REPEAT_WINDOW,
+    REPLY_TO,
+    chosen_option,
+    mark_answered,
+    mark_interrupted,
+    mark_pending,
+    stored_reply,
+    unanswered,
+)
 from bot.generators.base import Generator, GeneratorError
 from bot.grounding import (
     FALLBACK_LEXICAL_FLOOR,
@@ -32,11 +46,14 @@ from bot.grounding import (
     opens_list,
     separator,
 )
+from bot.guard import Guard, Screened
 from bot.messages import Messages
 from bot.policy import Decision, Policy, wants_human
-from bot.privacy import Redactor
-from bot.prompts import PromptBuilder
+from bot.privacy import META_KEY, Redactor, redact_tree
+from bot.privacy.retention import Retention
+from bot.prompts import SYSTEM_POLICY, PromptBuilder
 from bot.sessions import Session, SessionStore, Turn
+from bot.sessions.base import ANSWER, PENDING
 from bot.types import Citation, IncomingMessage, ProductCard, Reply
 from knowledge.kb import KnowledgeBase
 from knowledge.retriever import Hit
@@ -110,7 +127,10 @@ class Bot:
             messages=self.config.messages,
             paraphrase_close=self.confidence.stats.get("paraphrase_close"),
         )
-        self.redactor = redactor or Redactor()
+        self.redactor = redactor or self.config.privacy.redactor()
+        self.retention = Retention(sessions, days=self.config.privacy.retention_days)
+        #: text addressed to the bot, in messages and replies (see bot.guard)
+        self.guard = Guard(SYSTEM_POLICY.format(store=store_name))
         self._generator = generator
         self._public: frozenset[str] | None = None
         self._generator_lock = threading.Lock()
@@ -142,6 +162,7 @@ class Bot:
         store's own contact details (see ``public_values``)."""
         self.retriever.query("warm up", k=1)
         self.public_values  # noqa: B018 - computed once, here rather than on a customer's turn
+        self.retention.purge()  # conversations past bot.privacy.retention_days
 
     def preload(self) -> None:
         """Load the generative model now (in the background of a server, say), so the first
@@ -167,9 +188,11 @@ class Bot:
             )
         return self._public
 
-    def redact(self, text: str) -> str:
-        """``text`` with the customer's personal data replaced (the store's own kept)."""
-        return self.redactor.redact(text, keep=self.public_values)
+    def redact(self, text: str, session: Session | None = None) -> str:
+        """``text`` with the customer's personal data replaced (the store's own kept); in a
+        ``session``, by the placeholders numbered in it ("[EMAIL_1]")."""
+        numbered = self.redactor.conversation(session.meta, salt=session.id) if session else None
+        return self.redactor.redact(text, keep=self.public_values, placeholders=numbered)
 
     # ------------------------------------------------------------------ public
     def reply(self, message: IncomingMessage) -> Reply:
@@ -185,10 +208,11 @@ class Bot:
         started = time.perf_counter()
         message_id = message.meta.get("message_id")
         last = max(self.config.history_turns, 4)  # enough for the prompt and follow-ups
+        self.retention.maybe_purge()  # before the load: an expired session starts afresh
         session = self.sessions.load(
             message.session_id,
             channel=message.channel,
-            user_id=message.user_id,
+            user_id=self.redactor.pseudonym(message.user_id),  # "jane@…" is not stored
             last=max(last, REPEAT_WINDOW) if message_id else last,
         )
         if message_id:
@@ -200,9 +224,12 @@ class Bot:
                     yield earlier.text
                 yield earlier
                 return
+        text = self.redact(text, session)  # from here on, nothing can quote personal data
         language = detect_language(text)
         session.language = language
-        user_turn = Turn("user", self.redact(text), meta={"channel": message.channel})
+        # the same message again after its answer was cut off: that turn is completed
+        resumed = unanswered(session, str(message_id)) if message_id else None
+        user_turn = resumed or Turn("user", text, meta={"channel": message.channel})
         if message_id:
             user_turn.meta["message_id"] = str(message_id)
 
@@ -218,7 +245,52 @@ class Bot:
             yield reply
             return
 
-        previous = session.last_user_text()
+        screened = self.guard.screen(text)
+        if screened.declined:  # nothing but an attempt to instruct the bot
+            reply = self._declined(session, language, screened)
+            yield reply.text
+            self._finish(session, user_turn, reply, started)
+            yield reply
+            return
+        text = screened.text  # the message without what was addressed to the bot
+        # the turns before this message: what the prompt and the follow-up search see
+        prior = session.turns[: _position(session.turns, resumed)]
+        previous = next((t.text for t in reversed(prior) if t.role == "user"), None)
+        if resumed is None:  # stored before it is answered: a crash loses no message
+            mark_pending(user_turn)
+            self.sessions.append(session, user_turn)
+        try:
+            yield from self._answer(
+                text,
+                language,
+                session,
+                user_turn,
+                prior,
+                previous,
+                started,
+                screened,
+                meta=message.meta,
+            )
+        except BaseException:  # failed, or abandoned mid-answer (GeneratorExit, Ctrl-C)
+            if user_turn.meta.get(ANSWER) == PENDING:
+                self._interrupted(session, user_turn)
+            raise
+
+    def _answer(
+        self,
+        text: str,
+        language: str,
+        session: Session,
+        user_turn: Turn,
+        prior: list[Turn],
+        previous: str | None,
+        started: float,
+        screened: Screened,
+        *,
+        meta: dict | None = None,
+    ) -> Iterator[str | Reply]:
+        """Retrieve, decide and answer a message whose turn is stored, pending (``meta``:
+        the message's, where a channel passes the shopper's ``profile``)."""
         asked = session.meta.pop("clarify", None)  # a clarifying question gets one answer
         chosen = chosen_option(asked, text, self.retriever.index)
         if chosen is not None:  # the customer picked one of the topics offered
@@ -229,9 +301,7 @@ class Bot:
             text = question  # what the generated answer must answer
         else:
             decision = self._decide(text, previous, failures=session.failures)
-            shopping = self.shopping.reply(
-                text, session, language, meta=message.meta, decision=decision
-            )
+            shopping = self.shopping.reply(text, session, language, meta=meta, decision=decision)
             if shopping is not None:  # a shopping request: products, not a passage
                 yield shopping.text
                 self._finish(session, user_turn, shopping, started)
@@ -240,14 +310,28 @@ class Bot:
         if chosen is not None and chosen[0].kind == "product":
             reply = self._chosen_product(chosen[0], decision, session, language)
             yield reply.text
-        elif decision.action == "generate":
+        elif decision.action == "generate" and not screened.claim:
             # a chosen topic answers the question asked before the clarifying one: those two
             # turns leave the prompt's history, or a small model repeats the clarifying question
             skip = 2 if chosen is not None else 0
-            reply = yield from self._generate(text, decision, session, language, skip=skip)
-        else:
-            reply = self._respond(decision, session, language, text)
+            reply = yield from self._generate(text, decision, session, prior, language, skip=skip)
+        elif screened.attempted and decision.action == "dont_know":
+            reply = self._declined(session, language, screened)  # no word of it echoed
             yield reply.text
+        else:
+            if decision.action == "generate":  # a claimed promise: the store's words, quoted
+                sources = [h for h in decision.hits if h.kind != "faq" or h is decision.hits[0]]
+                session.failures = 0
+                reply = self._quoted(sources, decision, session, language, "claimed promise")
+            else:
+                reply = self._respond(decision, session, language, text)
+            if screened.claim and reply.action in ("answer_faq", "generate", "dont_know"):
+                key = "claim_note" if reply.action != "dont_know" else "claim_unknown"
+                note = self.messages.get(key, language)
+                reply.text = f"{note}{separator(note, reply.text)}{reply.text}"
+            yield reply.text
+        if screened.attempted:
+            reply.meta["guard"] = screened.findings
         reply.meta["reason"] = decision.reason
         self._finish(session, user_turn, reply, started)
         yield reply
@@ -255,7 +339,10 @@ class Bot:
     def _decide(self, text: str, previous: str | None, *, failures: int) -> Decision:
         """Retrieve and decide for a message; a follow-up is searched glued to the question
         before it, and also alone when it names a topic of its own: the glued form then
-        serves only when the message alone is too weak to answer (below the ``low`` cut)."""
+        serves only when the message alone is too weak to answer (below the ``low`` cut).
+        Placeholders are not searched: they mean nothing to the store's knowledge."""
+        text = self.redactor.without_placeholders(text)
+        previous = self.redactor.without_placeholders(previous) if previous else previous
         glued = standalone(text, previous)
         if glued != text and own_topic(text):
             found = self.retriever.query(text, k=self.config.k)
@@ -270,11 +357,12 @@ class Bot:
         self, decision: Decision, session: Session, language: str, question: str = ""
     ) -> Reply:
         hits = decision.hits
-        if decision.action == "answer_faq":
+        answer = self.guard.clean(hits[0].text)[0] if decision.action == "answer_faq" else ""
+        if decision.action == "answer_faq" and answer:
             top = hits[0]
             session.failures = 0
             return Reply(
-                top.text,
+                answer,
                 "answer_faq",
                 decision.confidence,
                 session.id,
@@ -285,7 +373,7 @@ class Bot:
             # a question back is neither a failure nor an answer: the count is left as it is
             offered: dict[str, Hit] = {}
             for hit in hits[:3]:
-                offered.setdefault(_topic(hit).rstrip("?？!！. "), hit)
+                offered.setdefault(self._title(hit, _topic(hit)).rstrip("?？!！. "), hit)
             titles = list(offered)[:2]
             session.meta["clarify"] = {
                 "question": question,
@@ -299,7 +387,7 @@ class Bot:
             return self._handoff(
                 session, language, "handoff_after_failures", confidence=decision.confidence
             )
-        session.failures += 1
+        session.failures += 1  # don't know (or an answer that was all text addressed to the bot)
         key = "dont_know" if self.attended else "dont_know_no_agent"  # offer no one absent
         text = self.messages.get(key, language)
         if decision.unknown_terms:
@@ -347,7 +435,7 @@ class Bot:
     ) -> Reply:
         """A product picked from a clarifying question: its catalogue facts, no model."""
         session.failures = 0
-        text = _excerpt(hit.text, self.config.excerpt_chars)
+        text = _excerpt(self.guard.clean(hit.text)[0], self.config.excerpt_chars)
         meta = {"extractive": True, "grounding": "quoted (chosen product)"}
         return _composed(text, decision, session, language, [hit], [hit], meta)
 
@@ -356,11 +444,13 @@ class Bot:
         question: str,
         decision: Decision,
         session: Session,
+        prior: list[Turn],
         language: str,
         *,
         skip: int = 0,
     ) -> Iterator[str | Reply]:
-        """A composed answer; ``skip``: the latest turns left out of the prompt's history."""
+        """A composed answer; ``prior``: the turns before the question, ``skip``: the latest
+        of them left out of the prompt's history."""
         sources = [h for h in decision.hits if h.kind != "faq" or h is decision.hits[0]]
         session.failures = 0
         if not self.config.generation:
@@ -372,8 +462,9 @@ class Bot:
             reply = self._quoted(sources, decision, session, language, "language")
             yield reply.text
             return reply
-        recent = session.recent(self.config.history_turns + skip)
-        history = [(t.role, t.text) for t in (recent[:-skip] if skip else recent)]
+        wanted = self.config.history_turns + skip
+        recent = prior[-wanted:] if wanted > 0 else []
+        history = self._history(recent[:-skip] if skip else recent)
         try:
             builder = PromptBuilder(
                 self.generator,
@@ -406,7 +497,9 @@ class Bot:
                 if piece in said:  # a small model repeating itself has said its piece
                     break
                 said.add(piece)
-                if not checker.supported(piece, facts, intro=intro):
+                # unsupported by the sources, or addressed to the assistant, or the prompt
+                allowed = checker.supported(piece, facts, intro=intro) and self.guard.allowed(piece)
+                if not allowed:
                     rejected = piece
                     break
                 if opens_list(piece):
@@ -442,8 +535,12 @@ class Bot:
             meta["rejected"] = rejected
         if not kept:  # nothing the sources support: quote them instead
             quote, used = checker.extract(question, facts)
+            quote = self.guard.clean(quote)[0] or _excerpt(
+                self.guard.clean(prompt.sources[0].text)[0], self.config.excerpt_chars
+            )
+            used = used if quote else []
             top = prompt.sources[used[0]] if used else prompt.sources[0]
-            heading = self.messages.get("from_source", language, title=top.title)
+            heading = self.messages.get("from_source", language, title=self._title(top))
             text = heading + separator(heading, quote) + quote
             cited = [n + 1 for n in used] or [1]
             meta["grounding"] = "quoted"
@@ -464,15 +561,43 @@ class Bot:
     ) -> Reply:
         """The best source, quoted: the answer when nothing may be generated."""
         top = sources[0]
-        text = self.messages.get("from_source", language, title=top.title)
-        text = f"{text}\n{_excerpt(top.text, self.config.excerpt_chars)}"
+        text = self.messages.get("from_source", language, title=self._title(top))
+        text = f"{text}\n{_excerpt(self.guard.clean(top.text)[0], self.config.excerpt_chars)}"
         meta = {"extractive": True, "grounding": f"quoted ({why})"}
         return _composed(text, decision, session, language, [top], sources, meta)
+
+    def _declined(self, session: Session, language: str, screened: Screened) -> Reply:
+        """The answer to a message that only tries to instruct the bot (not a failure)."""
+        text = self.messages.get("decline", language)
+        reply = Reply(text, "dont_know", 0.0, session.id, language)
+        reply.meta["guard"] = screened.findings
+        return reply
+
+    def _title(self, hit: Hit, title: str | None = None) -> str:
+        """A source's title as a reply may say it (screened at indexing, unless the store
+        keeps such text: then a title addressed to the assistant is not said)."""
+        title = title or hit.title
+        return title if self.guard.allowed(title) else hit.doc_id
+
+    def _history(self, turns: list[Turn]) -> list[tuple[str, str]]:
+        """Earlier turns for the prompt, without what a customer addressed to the bot."""
+        history = []
+        for turn in turns:
+            if turn.role == "user":
+                screened = self.guard.screen(turn.text)
+                text = "" if screened.declined else screened.text
+            else:
+                text = self.guard.clean(turn.text)[0]
+            if text:
+                history.append((turn.role, text))
+        return history
 
     # ------------------------------------------------------------------ helpers
     def _validate(self, text: str) -> str:
         if not isinstance(text, str) or not text.strip():
             raise ValueError("the message is empty: send the customer's text")
+        if any("\ud800" <= c <= "\udfff" for c in text):  # no model's tokenizer takes these
+            raise ValueError("the message holds a lone UTF-16 surrogate: send valid Unicode")
         if len(text) > self.config.max_message_chars:
             raise ValueError(
                 f"the message has {len(text)} characters, more than the limit of "
@@ -481,13 +606,17 @@ class Bot:
         return text.strip()
 
     def _finish(self, session: Session, user_turn: Turn, reply: Reply, started: float) -> None:
+        """Store the answer; a customer's turn stored before it (pending) is marked answered
+        in the same transaction."""
         reply.meta["latency_ms"] = round((time.perf_counter() - started) * 1000, 3)
-        turns = [user_turn]
+        stored = user_turn.id is not None
+        mark_answered(user_turn)
+        turns = [] if stored else [user_turn]
         if not reply.silent:
             turns.append(
                 Turn(
                     "assistant",
-                    self.redact(reply.text),
+                    self.redact(reply.text, session),
                     action=reply.action,
                     confidence=round(reply.confidence, 4),
                     citations=[asdict(c) for c in reply.citations],
@@ -498,7 +627,27 @@ class Bot:
                     | ({"unattended": True} if reply.unattended else {}),
                 )
             )
-        self.sessions.append(session, *turns)
+            if stored and session.turns[-1] is not user_turn:  # others came in between
+                turns[-1].meta[REPLY_TO] = user_turn.meta.get("message_id")
+        redact = partial(self.redact, session=session)  # metadata too, whoever put it there
+        state = {k: v for k, v in session.meta.items() if k != META_KEY}
+        session.meta.update(redact_tree(state, redact))  # (redacting may number a placeholder)
+        for turn in turns:
+            turn.meta = redact_tree(turn.meta, redact, skip=("message_id", REPLY_TO))
+        self.sessions.append(session, *turns, updated=[user_turn] if stored else [])
+
+    def _interrupted(self, session: Session, user_turn: Turn) -> None:
+        """The answer failed or was abandoned: say so on the stored turn (best effort)."""
+        mark_interrupted(user_turn)
+        try:
+            self.sessions.append(session, updated=[user_turn])
+        except Exception:  # the store itself may be what failed
+            log.warning("could not mark the turn of session %s interrupted", session.id)
+
+
+def _position(turns: list[Turn], turn: Turn | None) -> int:
+    """Where ``turn`` is in ``turns`` (by identity), or the end when it is None."""
+    return next((i for i, t in enumerate(turns) if t is turn), len(turns))
 
 
 def _sentences(pieces: Iterator[str]) -> Iterator[str]:

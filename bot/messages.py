@@ -37,6 +37,19 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
         "clarify": "Do you mean: {options}?",
         "clarify_joiner": " or ",
         "from_source": "From {title}:",
+        # a message that only tries to instruct the bot ("ignore your instructions…")
+        "decline": (
+            "I can only help with questions about our store, our products and your orders. "
+            "What would you like to know?"
+        ),
+        # before the store's own words, when a customer claims a promise made elsewhere
+        "claim_note": (
+            "I can't confirm promises or exceptions that aren't in our store's policies. "
+            "Here is what our store information says:"
+        ),
+        "claim_unknown": (
+            "I can't confirm promises or exceptions that aren't in our store's policies."
+        ),
     },
     "zh": {
         "handoff": "正在为您转接人工客服，请稍候，客服会在这里回复您。",
@@ -59,6 +72,9 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
         "clarify": "请问您是想了解：{options}？",
         "clarify_joiner": "，还是",
         "from_source": "根据《{title}》：",
+        "decline": "我只能回答关于本店商品、订单和服务的问题。请问有什么可以帮您？",
+        "claim_note": "我无法确认店铺政策以外的承诺或特例。以下是我们店铺信息中的说明：",
+        "claim_unknown": "我无法确认店铺政策以外的承诺或特例。",
     },
 }
 

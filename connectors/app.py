@@ -5,9 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.engine import Bot
+from bot.privacy import Redactor, key_from_secret, load_or_create_key
 from bot.sessions import MemorySessionStore, SessionStore, SQLiteSessionStore
 from connectors.config import ShopbotConfig
+from knowledge.errors import ConfigError
 from knowledge.kb import KnowledgeBase
+
+#: the placeholder key's file, beside the session database
+KEY_FILE = "privacy.key"
 
 
 def build_knowledge(config: ShopbotConfig, **overrides: object) -> KnowledgeBase:
@@ -26,6 +31,27 @@ def build_sessions(config: ShopbotConfig) -> SessionStore:
     if sessions.backend == "memory":
         return MemorySessionStore(max_turns=sessions.max_turns)
     return SQLiteSessionStore(config.path(sessions.path), max_turns=sessions.max_turns)
+
+
+def privacy_key(config: ShopbotConfig) -> bytes | None:
+    """The key of the placeholder hashes: ``bot.privacy.key``, else the key file beside the
+    session database (made on first use), else (sessions in memory) a random one."""
+    privacy = config.bot.privacy
+    if privacy.key is not None:
+        return key_from_secret(privacy.key.get_secret_value())
+    if config.bot.sessions.backend == "memory":
+        return None
+    try:
+        return load_or_create_key(session_path(config).parent / KEY_FILE)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot use the placeholder key beside {session_path(config)}: {exc}; or set "
+            "bot.privacy.key (e.g. ${SHOPBOT_PRIVACY_KEY})"
+        ) from None
+
+
+def build_redactor(config: ShopbotConfig) -> Redactor:
+    return config.bot.privacy.redactor(key=privacy_key(config))
 
 
 def build_bot(
@@ -48,6 +74,7 @@ def build_bot(
         config=bot_config,
         store_name=config.store.name,
         contact=config.store.contact,
+        redactor=build_redactor(config),
     )
 
 

@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
+import re
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -103,18 +106,103 @@ class ChannelRequest:
             ) from None
 
     def json(self) -> Any:
-        """The body as JSON; a 400 ChannelError that says what is wrong if it is not."""
+        """The body as JSON; a 400/422 ChannelError that says what is wrong if it is not."""
         if not self.body.strip():
             raise ChannelError(400, "empty_body", "the request body is empty: send a JSON object")
-        try:
-            return json.loads(self.text())
-        except json.JSONDecodeError as exc:
-            raise ChannelError(
-                400,
-                "bad_json",
-                f"the request body is not valid JSON ({exc.msg} at line {exc.lineno}, "
-                f"column {exc.colno})",
-            ) from None
+        return parse_json(self.text())
+
+
+#: JSON nested deeper than this is refused (a chat body needs three levels; json.loads
+#: itself would raise RecursionError near 1,000)
+MAX_JSON_DEPTH = 32
+
+
+def parse_json(text: str) -> Any:
+    """``text`` as JSON, refused with a ChannelError that names the problem and the fix when
+    it is not valid, is nested too deep, holds a number Python will not convert (5,000
+    digits, ``1e999``, ``NaN``) or a string that is not Unicode (a lone UTF-16 surrogate)."""
+    try:
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    except json.JSONDecodeError as exc:
+        raise ChannelError(
+            400,
+            "bad_json",
+            f"the request body is not valid JSON ({exc.msg} at line {exc.lineno}, "
+            f"column {exc.colno})",
+        ) from None
+    except RecursionError:
+        raise _too_deep() from None
+    except ValueError as exc:
+        raise ChannelError(400, "bad_number", f"the request body {_number_problem(exc)}") from None
+    check_json(value)
+    return value
+
+
+def check_json(value: Any) -> None:
+    """ChannelError unless ``value`` nests at most MAX_JSON_DEPTH deep and every string in it
+    (keys too) is encodable Unicode; the message names the offending field."""
+    stack: list[tuple[Any, str, int]] = [(value, "body", 1)]
+    while stack:
+        item, where, depth = stack.pop()
+        if isinstance(item, str):
+            _check_text(item, where)
+            continue
+        if not isinstance(item, dict | list):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise _too_deep()
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                _check_text(key, f"a key in {where}")
+                stack.append((inner, f"{where}.{key}", depth + 1))
+        else:
+            stack.extend((inner, f"{where}[{n}]", depth + 1) for n, inner in enumerate(item))
+
+
+#: a UTF-16 surrogate code point on its own: valid in a JSON escape, not in any encoding
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_text(text: str, where: str) -> None:
+    found = _SURROGATE.search(text)
+    if found is not None:
+        raise ChannelError(
+            422,
+            "bad_unicode",
+            f"{where} holds a lone UTF-16 surrogate (\\u{ord(found.group()):04x} at character "
+            f"{found.start()}), which is not a character: send the text as UTF-8, or escape a "
+            "character outside the BMP (an emoji) as its full surrogate pair",
+        )
+
+
+def _too_deep() -> ChannelError:
+    return ChannelError(
+        400,
+        "too_deep",
+        f"the request body nests JSON more than {MAX_JSON_DEPTH} levels deep: send a flat "
+        'object such as {"text": "Where is my order?"}',
+    )
+
+
+def _number_problem(exc: ValueError) -> str:
+    digits = re.search(r"value has (\d+) digits", str(exc))
+    if digits:  # int() refuses more than sys.get_int_max_str_digits() digits
+        return (
+            f"holds a number of {digits.group(1)} digits; the limit is "
+            f"{sys.get_int_max_str_digits()}: send such a value as a string"
+        )
+    return f"holds a number it cannot carry: {exc}"
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number; send a finite number or a string")
+
+
+def _finite(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise ValueError(f"{literal[:20]} is too large for a number; send it as a string")
+    return value
 
 
 @dataclass

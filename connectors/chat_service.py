@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.engine import Bot
 from bot.sessions import Session
+from bot.sessions.base import ANSWER, INTERRUPTED, PENDING
 from bot.types import IncomingMessage, Reply
 from connectors.base import ChannelError
 from connectors.config import ServerConfig, ShopbotConfig
@@ -71,21 +72,21 @@ class ChatService:
             limiter.check(key)
 
     def require(self, session_id: str) -> None:
-        """ChannelError 404 unless the conversation exists (reads no turns)."""
-        try:
-            known = self.bot.sessions.exists(session_id)
-        except ValueError:  # not even a valid id
-            known = False
-        if not known:
-            raise unknown_session()
+        """ChannelError 404 unless the conversation exists on this channel (reads no turns)."""
+        self._web_session(session_id, last=0)
 
     def session(self, session_id: str) -> Session:
         """The conversation with all its turns; ChannelError 404 when there is none."""
+        return self._web_session(session_id)
+
+    def _web_session(self, session_id: str, *, last: int | None = None) -> Session:
+        """A conversation of the web channel: those of other channels (the CLI's ``cli``,
+        a replayed transcript's) share the data folder but are not the web's to show."""
         try:
-            found = self.bot.sessions.get(session_id)
-        except ValueError:
+            found = self.bot.sessions.get(session_id, last=last)
+        except ValueError:  # not even a valid id
             found = None
-        if found is None:
+        if found is None or found.channel != self.web.name:
             raise unknown_session()
         return found
 
@@ -98,7 +99,10 @@ class ChatService:
         return message
 
     def create_session(self, user_id: str = "anonymous") -> Session:
-        session = self.bot.sessions.load(new_session_token(), channel="web", user_id=user_id)
+        user_id = self.bot.redactor.pseudonym(user_id)  # a user id that is an e-mail address
+        session = self.bot.sessions.load(
+            new_session_token(), channel=self.web.name, user_id=user_id
+        )
         self.bot.sessions.save_state(session)
         return session
 
@@ -182,6 +186,10 @@ def history(session: Session) -> dict[str, Any]:
                 "products": turn.meta.get("products", []),
                 "options": turn.meta.get("options", []),
                 "unattended": bool(turn.meta.get("unattended")),  # a handoff nobody took
+                # a customer's message being answered, or whose answer was cut off (the
+                # server stopped): sending it again with its message_id completes it
+                "pending": turn.meta.get(ANSWER) == PENDING,
+                "interrupted": turn.meta.get(ANSWER) == INTERRUPTED,
             }
             for turn in session.turns
             if turn.role != "system"

@@ -72,6 +72,9 @@ def main(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from bot.privacy import redact_logs
+
+    redact_logs()  # a record that quotes a customer's message is logged redacted
     if not verbose:  # model loaders draw their own progress bars; ours say what matters
         os.environ.setdefault("TQDM_DISABLE", "1")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -179,6 +182,7 @@ def index(
 
     console.print(f"  embedder: {describe_embedder(kb.embedder)}", highlight=False)
     _print_load_issues(kb.load_issues)
+    _print_screening(report.screening, cfg.base_dir)
 
 
 #: rows listed of each kind in `shopbot index`'s summary of what it left out
@@ -201,6 +205,55 @@ def _print_load_issues(issues) -> None:
             console.print(f"    {escape(str(item))}", highlight=False, soft_wrap=True)
         if len(items) > ISSUES_SHOWN:
             console.print(f"    … and {len(items) - ISSUES_SHOWN} more", highlight=False)
+
+
+#: findings listed by `shopbot index` (all are in the index's extra-screening.json)
+SHOWN_FINDINGS = 50
+
+
+def _print_screening(screening: dict, base: Path) -> None:
+    """Text addressed to the assistant found in the sources, with file and line."""
+    findings = [f for f in screening.get("findings", []) if f["severity"] != "notice"]
+    cleaned = len(screening.get("findings", [])) - len(findings)
+    if cleaned:
+        console.print(f"  invisible characters removed from {cleaned} sentences", highlight=False)
+    if not findings:
+        return
+    withheld = sum(f["action"] in ("withheld", "removed") for f in findings)
+    how = (
+        f"{withheld} withheld from answers and prompts"
+        if screening.get("mode") == "withhold"
+        else "kept as written (knowledge.instructions: keep)"
+    )
+    console.print(
+        f"[bold yellow]  text addressed to the assistant in the knowledge: {len(findings)} "
+        f"({how}); check these sources:[/]",
+        highlight=False,
+    )
+    for f in findings[:SHOWN_FINDINGS]:
+        where = _relative(f["source"], base) if f["source"] else f["doc_id"]
+        where += f":{f['line']}" if f["source"] and f["line"] else ""
+        field = "" if f["field"] == "text" else f" ({f['field']})"
+        detail = f", {f['detail']}" if f["detail"] else ""
+        console.print(
+            f"    {where}  {f['doc_id']}{field}  {f['rule']}{detail}  [{f['action']}]  "
+            f"“{f['text']}”",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+    if len(findings) > SHOWN_FINDINGS:
+        console.print(f"    … and {len(findings) - SHOWN_FINDINGS} more", highlight=False)
+    for doc_id in screening.get("left_out", []):
+        console.print(f"    {doc_id}: nothing left after screening, not indexed", highlight=False)
+
+
+def _relative(source: str, base: Path) -> str:
+    path = Path(source)
+    try:
+        return str(path.resolve().relative_to(base.resolve()))
+    except ValueError:
+        return str(path)
 
 
 @app.command()
@@ -700,6 +753,88 @@ def replay(
         f"  in all: {summary.get('conversations')} conversations, {summary.get('turns')} turns, "
         f"handled by the bot {handled:.1%}\n  report: {report_path}",
         highlight=False,
+    )
+
+
+@app.command()
+def forget(
+    user: Annotated[
+        str,
+        typer.Argument(
+            help="the customer's user id (the site's user_id), one conversation's session "
+            "id, or their e-mail address or phone number"
+        ),
+    ],
+    config: ConfigOption = None,
+    folders: Annotated[
+        list[Path] | None,
+        typer.Option("--dir", help="also search this folder (replay outputs kept elsewhere)"),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="say what would be deleted; delete nothing")
+    ] = False,
+) -> None:
+    """Delete one customer's data everywhere shopbot keeps it, and say what was deleted.
+
+    Their conversations and turns in the session database; the lines naming them in the
+    JSON-lines, log and text files of the data folder (and of each --dir), such as replay
+    outputs; and a replay's report built from records that were removed. Finding nothing is
+    no error (exit code 0): the data is gone either way.
+    """
+    from connectors.app import build_redactor, build_sessions, session_path
+    from connectors.forget import ForgetError
+    from connectors.forget import forget as forget_user
+
+    try:
+        cfg = load_config(config)
+        data_dir = session_path(cfg).parent
+        searched = [data_dir, *(folders or [])]
+        with build_sessions(cfg) as store:
+            done = forget_user(
+                user,
+                store=store,
+                redactor=build_redactor(cfg),
+                folders=searched,
+                skip=[cfg.index_dir, cfg.model_cache_dir],
+                dry_run=dry_run,
+            )
+    except (ShopbotError, ForgetError) as exc:
+        raise _fail(exc) from None
+    verb = "would delete" if dry_run else "deleted"
+    for session_id, turns, why in done.sessions:
+        console.print(
+            f"{verb} conversation {session_id} ({turns} turns; {why})",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+    for path, lines in done.records:
+        console.print(
+            f"{verb} {lines} lines of {path}", highlight=False, markup=False, soft_wrap=True
+        )
+    for path in done.files:
+        console.print(
+            f"{verb} {path} (built from those lines; re-run shopbot replay to rebuild it)",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+    where = ", ".join(str(p) for p in searched)
+    if done.nothing:
+        console.print(
+            f"nothing found for {user!r} (searched the conversations and {where})",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        return
+    console.print(
+        f"{'dry run: nothing deleted' if dry_run else 'done'}: {len(done.sessions)} "
+        f"conversations, {sum(n for _, n in done.records)} lines in {len(done.records)} "
+        f"files, {len(done.files)} reports (searched the conversations and {where})",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
     )
 
 

@@ -1,6 +1,7 @@
 """``shopbot serve``: the HTTP API, streaming, the chat widget and a demo store page.
 
-Endpoints (all JSON unless noted; errors are ``{"error": {"code", "message"}}`` with a 4xx):
+Endpoints (all JSON unless noted; errors are ``{"error": {"code", "message"}}`` with a 4xx,
+or a generic 500 when the server itself fails: see ``http_errors``):
 
     GET  /                          demo store page with the widget on it (server.demo_page)
     GET  /widget.js                 the embeddable widget (one <script> tag)
@@ -11,11 +12,12 @@ Endpoints (all JSON unless noted; errors are ``{"error": {"code", "message"}}`` 
     POST /api/chat/stream           same body → Server-Sent Events: session, delta…, reply
     POST /api/sessions/{token}/agent    a human agent's message   (Bearer server.admin_token)
     POST /api/sessions/{token}/release  hand the conversation back (Bearer server.admin_token)
-    POST /channels/{name}           other enabled connectors (Slack, WeChat, ...)
+    POST /channels/{name}           other enabled connectors (Slack, WeChat, ...); web = /api/chat
     GET  /docs                      OpenAPI documentation (its assets served here: offline)
 
 The bot is synchronous (CPU-bound retrieval, a serialised local model), so it runs in the
-threadpool; messages of one conversation are answered one at a time, in order.
+threadpool; messages of one conversation are answered one at a time, in order. Only
+conversations of the web channel are served here (``ChatService.session``).
 """
 
 from __future__ import annotations
@@ -32,20 +34,28 @@ from typing import Any
 
 import fastapi_offline
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from pydantic import BaseModel
 
+from bot.continuity import orphaned
 from bot.engine import Bot
 from bot.sessions import Session, Turn
 from connectors.base import ChannelError, ChannelRequest, Connector, Headers, build_connectors
 from connectors.chat_service import ChatService, history
 from connectors.config import ShopbotConfig
-from connectors.limits import BodyLimit, RateLimited, json_response
-from connectors.web import WebConnector, WebOptions, reply_payload
+from connectors.http_errors import CatchAll, error_responses, install_error_handlers
+from connectors.limits import BodyLimit, RateLimited
+from connectors.web import (
+    AgentMessage,
+    ChatRequest,
+    SessionRequest,
+    WebConnector,
+    WebOptions,
+    reply_payload,
+)
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +119,18 @@ def add_docs(app: FastAPI) -> None:
         )
 
 
+def json_body_doc(
+    model: type[BaseModel], *, required: bool = True, **overrides: dict[str, Any]
+) -> dict[str, Any]:
+    """``openapi_extra`` declaring a JSON request body: the routes read the body themselves
+    (so that any body, however malformed, gets a clear 4xx), so FastAPI cannot see it."""
+    schema = model.model_json_schema()
+    for name, changes in overrides.items():
+        schema["properties"][name].update(changes)
+    content = {"application/json": {"schema": schema}}
+    return {"requestBody": {"required": required, "content": content}}
+
+
 # ---------------------------------------------------------------------------- the app
 def create_app(
     config: ShopbotConfig,
@@ -141,6 +163,10 @@ def create_app(
         else:
             built = bot
         holder["service"] = ChatService(built, config, web)
+        # answers a killed server left half done: their messages are kept, marked for retry
+        cut = await asyncio.to_thread(built.sessions.mark_interrupted, orphaned)
+        if cut:
+            log.warning("%d answer(s) were interrupted by a stop of the server", cut)
         try:
             yield
         finally:
@@ -151,12 +177,16 @@ def create_app(
         title="shopbot",
         version=API_VERSION,
         description="Customer-service bot API: chat (JSON or streamed), conversation history, "
-        "handoff to a human. Errors are JSON {error: {code, message}} with a 4xx status.",
+        "handoff to a human. Errors are JSON {error: {code, message}} with a 4xx status "
+        "that says what to fix (a 500 when the server itself failed, without details).",
         lifespan=lifespan,
         docs_url=None,  # add_docs: the same pages, without a CDN
         redoc_url=None,  # ReDoc loads its logo from a CDN
     )
     add_docs(app)
+    # the last added is the outermost: CORS headers go on every response, errors included
+    app.add_middleware(BodyLimit, max_bytes=server.max_body_bytes)
+    app.add_middleware(CatchAll)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=server.allowed_origins,
@@ -164,44 +194,10 @@ def create_app(
         allow_headers=["content-type", "authorization"],
         max_age=600,
     )
-    app.add_middleware(BodyLimit, max_bytes=server.max_body_bytes)
+    install_error_handlers(app)
 
     def service() -> ChatService:
         return holder["service"]
-
-    # -------------------------------------------------------------- errors
-    @app.exception_handler(ChannelError)
-    async def channel_error(request: Request, exc: ChannelError) -> JSONResponse:
-        return json_response(exc.status, exc.payload())
-
-    @app.exception_handler(RateLimited)
-    async def rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
-        body = {"error": {"code": "rate_limited", "message": str(exc)}}
-        return json_response(429, body, {"retry-after": str(max(1, round(exc.retry_after)))})
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'] if p != 'body') or 'body'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        return json_response(422, {"error": {"code": "invalid_request", "message": problems}})
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        message = (
-            f"no such endpoint: {request.method} {request.url.path} (see /docs)"
-            if exc.status_code in (404, 405)
-            else str(exc.detail)
-        )
-        return json_response(exc.status_code, {"error": {"code": code, "message": message}})
-
-    @app.exception_handler(Exception)
-    async def crashed(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        body = {"error": {"code": "internal", "message": "the server failed; it has been logged"}}
-        return json_response(500, body)
 
     async def json_body(request: Request) -> Any:
         raw = await request.body()
@@ -264,7 +260,15 @@ def create_app(
         }
 
     # -------------------------------------------------------------- chat
-    @app.post("/api/sessions", status_code=201, tags=["chat"])
+    chat_doc = json_body_doc(ChatRequest, text={"maxLength": config.bot.max_message_chars})
+
+    @app.post(
+        "/api/sessions",
+        status_code=201,
+        tags=["chat"],
+        responses=error_responses(400, 413, 415, 422, 429),
+        openapi_extra=json_body_doc(SessionRequest, required=False),
+    )
     async def start_session(request: Request) -> dict[str, Any]:
         """Start a conversation; keep the returned token and send it with each message."""
         body = await json_body(request) or {}
@@ -277,14 +281,21 @@ def create_app(
         session = await asyncio.to_thread(service().create_session, user_id)
         return history(session)
 
-    @app.get("/api/sessions/{session_id}", tags=["chat"])
+    @app.get("/api/sessions/{session_id}", tags=["chat"], responses=error_responses(404, 422))
     async def get_session(session_id: str) -> dict[str, Any]:
         """The conversation so far (customer text as stored: personal data redacted)."""
         return history(await asyncio.to_thread(service().session, session_id))
 
-    @app.post("/api/chat", tags=["chat"])
+    chat_errors = error_responses(400, 404, 413, 415, 422, 429)
+
+    @app.post("/api/chat", tags=["chat"], responses=chat_errors, openapi_extra=chat_doc)
     async def chat(request: Request) -> dict[str, Any]:
         """Answer one message: ``{"text": "...", "session_id": "<token>"}``."""
+        return await answer(request)
+
+    async def answer(request: Request) -> dict[str, Any]:
+        """/api/chat and /channels/web: the session check, the limits, the conversation's
+        lock and an answering slot, then the bot."""
         svc = service()
         message = svc.prepare(await json_body(request), address(request))
         try:
@@ -293,7 +304,14 @@ def create_app(
             raise ChannelError(422, "bad_message", str(exc)) from None
         return {"session_id": reply.session_id, "reply": reply_payload(reply)}
 
-    @app.post("/api/chat/stream", tags=["chat"])
+    @app.post(
+        "/api/chat/stream",
+        tags=["chat"],
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}, "description": "events"}}
+        | chat_errors,
+        openapi_extra=chat_doc,
+    )
     async def chat_stream(request: Request) -> StreamingResponse:
         """The same, as Server-Sent Events: ``session``, ``delta`` (text pieces to append,
         in order), then ``reply`` (the final reply, authoritative) and ``done``."""
@@ -306,7 +324,12 @@ def create_app(
         )
 
     # -------------------------------------------------------------- agents
-    @app.post("/api/sessions/{session_id}/agent", tags=["agents"])
+    @app.post(
+        "/api/sessions/{session_id}/agent",
+        tags=["agents"],
+        responses=error_responses(400, 401, 403, 404, 413, 415, 422),
+        openapi_extra=json_body_doc(AgentMessage),
+    )
     async def agent_message(session_id: str, request: Request) -> dict[str, Any]:
         """A human agent's message; the conversation stays with the human."""
         admin(request)
@@ -320,12 +343,17 @@ def create_app(
             with svc.lock(session_id):
                 session = svc.session(session_id)
                 session.state = "handoff"
-                svc.bot.sessions.append(session, Turn("agent", text.strip()))
+                said = svc.bot.redact(text.strip(), session)  # stored redacted, as all text
+                svc.bot.sessions.append(session, Turn("agent", said))
                 return session
 
         return history(await asyncio.to_thread(add))
 
-    @app.post("/api/sessions/{session_id}/release", tags=["agents"])
+    @app.post(
+        "/api/sessions/{session_id}/release",
+        tags=["agents"],
+        responses=error_responses(401, 403, 404, 422),
+    )
     async def release(session_id: str, request: Request) -> dict[str, Any]:
         """Give the conversation back to the bot."""
         admin(request)
@@ -341,15 +369,22 @@ def create_app(
         return history(await asyncio.to_thread(back))
 
     # -------------------------------------------------------------- other channels
-    @app.post("/channels/{name}", tags=["channels"])
+    @app.post(
+        "/channels/{name}",
+        tags=["channels"],
+        responses=error_responses(400, 401, 403, 404, 413, 415, 422, 429),
+    )
     async def channel(name: str, request: Request) -> Response:
-        """Webhook of an enabled connector (see the channel set-up guides)."""
+        """Webhook of an enabled connector (see the channel set-up guides); ``web`` is
+        ``/api/chat`` under another address, with the same sessions and limits."""
         connector = connectors.get(name)
         if connector is None:
             enabled = ", ".join(sorted(connectors)) or "none"
             raise ChannelError(
                 404, "unknown_channel", f"no channel {name!r} is enabled (enabled: {enabled})"
             )
+        if connector is web:
+            return JSONResponse(await answer(request))
         neutral = ChannelRequest(
             method=request.method,
             path=request.url.path,

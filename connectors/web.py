@@ -12,7 +12,7 @@ import re
 import secrets
 from typing import Any
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.types import IncomingMessage, Reply
 from connectors.base import (
@@ -22,12 +22,50 @@ from connectors.base import (
     Connector,
     ConnectorOptions,
     Inbound,
+    check_json,
     register,
 )
 
 MAX_USER_ID = 128
 #: a client's id for one message, sent again with every retry of it (see Bot.stream)
 MESSAGE_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+class ChatRequest(BaseModel):
+    """The body of ``/api/chat``, ``/api/chat/stream`` and ``/channels/web``, as the API
+    documentation shows it (``WebConnector.message`` checks it, with messages that say what
+    to fix)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, description="the customer's message (not only spaces)")
+    session_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="the token the server gave this conversation; omit it to start one",
+    )
+    user_id: str = Field(default="anonymous", min_length=1, max_length=MAX_USER_ID)
+    message_id: str | None = Field(
+        default=None,
+        pattern=f"^{MESSAGE_ID.pattern}$",
+        description="the client's id for this message, the same for every retry of it",
+    )
+    meta: dict[str, Any] = Field(default_factory=dict, description="free-form context")
+
+
+class SessionRequest(BaseModel):
+    """The (optional) body of ``POST /api/sessions``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    user_id: str = Field(default="anonymous", min_length=1, max_length=MAX_USER_ID)
+
+
+class AgentMessage(BaseModel):
+    """The body of ``POST /api/sessions/{token}/agent``: what the human agent says."""
+
+    text: str = Field(min_length=1, description="the agent's message (not only spaces)")
 
 
 def new_session_token() -> str:
@@ -75,6 +113,7 @@ class WebConnector(Connector):
 
     def message(self, body: Any, *, client: str | None = None) -> IncomingMessage:
         """Validate a chat body into an IncomingMessage (ChannelError says what is wrong)."""
+        check_json(body)
         if not isinstance(body, dict):
             raise ChannelError(
                 422, "bad_body", 'send a JSON object such as {"text": "Where is my order?"}'

@@ -47,6 +47,8 @@ class UpdateReport:
     seconds: float = 0.0
     rebuilt: bool = False
     changed_ids: list[str] = field(default_factory=list)
+    #: text addressed to the assistant found in the sources (see knowledge.screening)
+    screening: dict[str, Any] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:

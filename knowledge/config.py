@@ -169,6 +169,14 @@ class SourceConfig(StrictModel):
         description="for a catalog source: how to read it, instead of knowledge.catalogue",
     )
 
+    trust: Literal["store", "third_party"] | None = Field(
+        default=None,
+        description="store: written by the store; third_party: marketplace feeds, supplier "
+        "descriptions, reviews (text addressed to the assistant loses its whole paragraph, and "
+        "hidden or directive text is withheld too). Default: third_party for catalogues, "
+        "store for FAQ and pages",
+    )
+
     @model_validator(mode="after")
     def _catalogue_for_catalogs(self) -> SourceConfig:
         if self.catalogue is not None and self.type != "catalog":
@@ -248,6 +256,12 @@ class KnowledgeConfig(StrictModel):
     catalogue: CatalogueConfig = Field(
         default_factory=CatalogueConfig,
         description="how catalog sources are read (a source's own catalogue: replaces it)",
+    )
+    instructions: Literal["withhold", "keep"] = Field(
+        default="withhold",
+        description="text addressed to the assistant found in the knowledge ('ignore previous "
+        "instructions', 'SYSTEM:', '你现在是…'): withhold keeps it out of the index (quotes, "
+        "answers, prompts); keep indexes it as written. Reported by `shopbot index` either way",
     )
 
     @field_validator("chunk_overlap")

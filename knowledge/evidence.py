@@ -4,8 +4,9 @@ Retrieval's side of the answer policy (``../shared/DESIGN.md``, "Where the answe
 lives"): for the top hit of one query, :func:`hit_features` measures its dense score and the
 margin to the next document, the fused score and its margin, how much of the query the hit's
 keys share lexically, how many of an FAQ entry's variants agree, how much of the query the
-embedding model understands, the share of its words the store never uses, and where BM25
-ranks it. :func:`calibration_set` asks questions taken from the store's own knowledge, never
+embedding model understands, the share of its words the store never uses, where BM25
+ranks it, and its dense score against how close the entry's own wordings typically are to
+each other (``KnowledgeIndex.typical_similarity``). :func:`calibration_set` asks questions taken from the store's own knowledge, never
 test queries, and returns their evidence with what is known about each:
 
 - leave-one-out: each sampled FAQ variant is held out and asked: an in-scope question (its
@@ -50,6 +51,7 @@ FEATURES = (
     "coverage",
     "unknown_words",
     "rank_agreement",
+    "dense_typical",
 )
 #: model coverage below which a question counts as unread by the embedding model
 READABLE = 0.5
@@ -106,6 +108,8 @@ def hit_features(
             unknown / len(query_tokens) if query_tokens else 0.0,
             # both retrievers put it first (1), or how far down BM25 has it (1/rank, 0 = absent)
             1.0 / top.lexical_rank if top.lexical_rank else 0.0,
+            # against how close this entry's own wordings are to each other
+            top.dense_score - float(index.typical_similarity[index.chunk_pos[top.chunk_id]]),
         ],
         dtype=np.float64,
     )
@@ -262,7 +266,14 @@ def passage_calibration_set(
             vector, tokens, query_coverage=cover, k=5, exclude_rows=question_rows
         )
         features.append(
-            hit_features(index, hits, tokens, cover, exclude=left_out, excluded_df=questions_df)
+            hit_features(
+                index,
+                hits,
+                tokens,
+                cover,
+                exclude=left_out,
+                excluded_df=questions_df,
+            )
         )
         labels.append(0.0)
         rights.append(0.0)

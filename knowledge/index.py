@@ -36,6 +36,8 @@ from knowledge.storage import VersionedDir
 log = logging.getLogger(__name__)
 
 EXACT_FILTER_LIMIT = 50_000  # filtered searches over fewer keys than this are exact
+#: wordings per chunk sampled for its typical similarity (see ``typical_similarity``)
+TYPICAL_SAMPLE = 256
 
 
 class KnowledgeIndex:
@@ -83,6 +85,31 @@ class KnowledgeIndex:
             for token in set(tokens):
                 df[token] = df.get(token, 0) + 1
         return df
+
+    @cached_property
+    def typical_similarity(self) -> np.ndarray:
+        """Per chunk: how close one of its question wordings typically is to the nearest
+        other (the median over its wordings of the best similarity to a sibling, discounted
+        by model coverage as queries are). Chunks with fewer than two wordings get the
+        median over the others (0 when no chunk has two)."""
+        kinds = np.asarray(self.key_kind)
+        out = np.full(len(self.chunks), np.nan)
+        rng = np.random.default_rng(0)
+        for pos in range(len(self.chunks)):
+            rows = self.key_rows(pos)
+            rows = rows[kinds[rows] == "question"]
+            if len(rows) < 2:
+                continue
+            if len(rows) > TYPICAL_SAMPLE:  # a median needs no more; the matrix is squared
+                rows = np.sort(rng.choice(rows, TYPICAL_SAMPLE, replace=False))
+            vectors = self.vectors[rows].astype(np.float32)
+            coverage = self.key_coverage[rows]
+            sims = (vectors @ vectors.T) * np.outer(coverage, coverage)
+            np.fill_diagonal(sims, -np.inf)
+            out[pos] = float(np.median(sims.max(axis=1)))
+        known = out[~np.isnan(out)]
+        out[np.isnan(out)] = float(np.median(known)) if len(known) else 0.0
+        return out
 
     def key_rows(self, pos: int) -> np.ndarray:
         """Rows of chunk ``pos``'s keys."""

