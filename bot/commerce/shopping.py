@@ -46,7 +46,8 @@ WEAK = re.compile(
     r"is there an?|are there any|show me|any)\b|有没有|有.{1,12}吗|卖.{0,8}吗",
     re.I,
 )
-#: the store's service: orders, delivery, returns, payment, accounts, care, sizing advice
+#: the store's service (orders, delivery, returns, payment, accounts, care, sizing advice)
+#: and what is said about a product (reviews, specs): asked about, not shopped for
 SERVICE = re.compile(
     r"\b(return\w*|refund\w*|exchang\w*|cancel\w*|track\w*|orders?|ordered|deliver\w*|"
     r"shipping|ships?|shipped|warrant\w*|guarantee|repair\w*|broke|broken|damaged|defect\w*|"
@@ -56,7 +57,8 @@ SERVICE = re.compile(
     r"gift ?cards?|gift wrap\w*|wrapping|gift message|bulk|corporate|wholesale|logo|"
     r"price match\w*|pickup|pick up|showroom|physical store|contact|phone number|email|"
     r"newsletter|customs|duties|vat|tax|payment|pay|paypal|charged?|instructions|set ?up|"
-    r"pitch\w*|restock\w*|back in stock|notify|pre-?order)\b"
+    r"pitch\w*|restock\w*|back in stock|notify|pre-?order|reviews?|ratings?|manuals?|specs?|"
+    r"details|info|information)\b"
     r"|退|换货|换个|换尺码|取消|物流|快递|发货|运费|包邮|保修|质保|发票|积分|客服|地址|订单|尺码|鞋码|"
     r"怎么洗|机洗|礼品卡|优惠|折扣|付款|支付|关税|清关|会员|包裹",
     re.I,

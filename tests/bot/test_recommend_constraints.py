@@ -134,6 +134,7 @@ NOT_SHOPPING = [
     "包邮吗",
     "羽绒服怎么洗？",
     "可以买礼品卡送人吗",
+    "Reviews: Talus 3L Storm Shell",  # what is said about a product, not a product wanted
 ]
 
 
