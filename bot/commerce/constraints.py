@@ -54,8 +54,13 @@ PRICE_LOWER = re.compile(rf"(?:{_LOWER})\s*{_AMOUNT}|{_AMOUNT}\s*(?:以上|起)"
 PRICE_AROUND = re.compile(
     rf"(?:around|about|roughly|approximately|~)\s*{_AMOUNT}|{_AMOUNT}\s*(?:左右|上下)", re.I
 )
-#: an amount with a currency and no comparison ("a $80 jacket"): a budget
-PRICE_BARE = re.compile(rf"{_CUR_PRE}\s*{_NUM}|{_NUM}\s*{_CUR_POST}", re.I)
+#: an amount with a currency and no comparison, where it is a budget ("a $80 jacket", "for
+#: $80", "$80 or less"), not a statement ("our jackets cost $1")
+_BARE = rf"(?:{_CUR_PRE}\s*{_NUM}|{_NUM}\s*{_CUR_POST})"
+PRICE_BARE = re.compile(
+    rf"\b(?:a|an|for|my|with)\s+{_BARE}|{_BARE}\s*(?:or less|or under|max\b|tops\b|budget)",
+    re.I,
+)
 WEIGHT_UPPER = re.compile(
     r"(?:under|below|less than|lighter than|at most|no more than|不超过|低于)\s*"
     r"(\d+(?:[.,]\d+)?)\s*(kg|g|grams?|oz|ounces?|lbs?|pounds|克|公斤|千克)(?![a-z])",
