@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from functools import partial
 
+from bot.commerce.recommend import Recommender
+from bot.commerce.shopping import ShoppingSkill
 from bot.confidence import load_or_calibrate
 from bot.config import BotConfig
 from bot.continuity import (
@@ -119,6 +121,12 @@ class Bot:
             embed=kb.embedder.embed_query,
         )
         self.messages = Messages(self.config.messages)
+        #: shopping requests go to recommendations (bot.commerce), before the policy answers
+        self.shopping = ShoppingSkill(
+            Recommender(self.retriever),
+            messages=self.config.messages,
+            paraphrase_close=self.confidence.stats.get("paraphrase_close"),
+        )
         self.redactor = redactor or self.config.privacy.redactor()
         self.retention = Retention(sessions, days=self.config.privacy.retention_days)
         #: text addressed to the bot, in messages and replies (see bot.guard)
@@ -253,7 +261,15 @@ class Bot:
             self.sessions.append(session, user_turn)
         try:
             yield from self._answer(
-                text, language, session, user_turn, prior, previous, started, screened
+                text,
+                language,
+                session,
+                user_turn,
+                prior,
+                previous,
+                started,
+                screened,
+                meta=message.meta,
             )
         except BaseException:  # failed, or abandoned mid-answer (GeneratorExit, Ctrl-C)
             if user_turn.meta.get(ANSWER) == PENDING:
@@ -270,8 +286,11 @@ class Bot:
         previous: str | None,
         started: float,
         screened: Screened,
+        *,
+        meta: dict | None = None,
     ) -> Iterator[str | Reply]:
-        """Retrieve, decide and answer a message whose turn is stored, pending."""
+        """Retrieve, decide and answer a message whose turn is stored, pending (``meta``:
+        the message's, where a channel passes the shopper's ``profile``)."""
         asked = session.meta.pop("clarify", None)  # a clarifying question gets one answer
         chosen = chosen_option(asked, text, self.retriever.index)
         if chosen is not None:  # the customer picked one of the topics offered
@@ -282,6 +301,12 @@ class Bot:
             text = question  # what the generated answer must answer
         else:
             decision = self._decide(text, previous, failures=session.failures)
+            shopping = self.shopping.reply(text, session, language, meta=meta, decision=decision)
+            if shopping is not None:  # a shopping request: products, not a passage
+                yield shopping.text
+                self._finish(session, user_turn, shopping, started)
+                yield shopping
+                return
         if chosen is not None and chosen[0].kind == "product":
             reply = self._chosen_product(chosen[0], decision, session, language)
             yield reply.text

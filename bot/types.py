@@ -34,12 +34,16 @@ class Citation:
 
 @dataclass
 class ProductCard:
+    """A product a reply shows; ``reason`` is why it was recommended (from its own data)."""
+
     sku: str
     title: str
     price: float | None = None
     currency: str = ""
     url: str | None = None
     in_stock: bool = True
+    image: str | None = None
+    reason: str = ""
 
 
 @dataclass

@@ -321,7 +321,7 @@ def reply_as_text(reply: Reply, *, sources: bool = True, max_products: int = 5) 
         return ""
     zh = reply.language == "zh"
     parts = [reply.text.strip()]
-    if reply.products:
+    if reply.products and reply.action != "recommend":  # a recommendation lists them itself
         lines = []
         for card in reply.products[:max_products]:
             price = (

@@ -367,6 +367,112 @@ def ask(
         console.print(f"[dim][{c.n}] {c.title}{where} ({c.doc_id}) {c.url or ''}[/]")
 
 
+HISTORY_KEYS = ("bought", "viewed", "mentioned")
+HISTORY_FORM = '{"bought": ["SKU", ...], "viewed": [...], "mentioned": [...]}'
+
+
+def _read_history(path: Path) -> dict[str, list[str]]:
+    """A shopper's history file (JSON, as a channel's ``meta.profile``), checked before any
+    model loads; errors name the file, the place and the form expected."""
+    _check_input(path, "--history")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError:
+        raise _fail(ValueError(f"{path}: not UTF-8 text: --history takes a JSON file")) from None
+    except json.JSONDecodeError as exc:
+        raise _fail(
+            ValueError(
+                f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}): "
+                f"--history takes {HISTORY_FORM}"
+            )
+        ) from None
+    if not isinstance(data, dict):
+        raise _fail(ValueError(f"{path}: expected a JSON object {HISTORY_FORM}"))
+    unknown = sorted(set(data) - set(HISTORY_KEYS))
+    if unknown:
+        raise _fail(
+            ValueError(
+                f"{path}: unknown key(s) {', '.join(map(repr, unknown))}: the history takes "
+                f"{', '.join(HISTORY_KEYS)}"
+            )
+        )
+    for key, values in data.items():
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise _fail(
+                ValueError(f"{path}: {key!r} must be a list of SKUs (strings), as {HISTORY_FORM}")
+            )
+    return data
+
+
+@app.command()
+def recommend(
+    request: Annotated[str, typer.Argument(help="what the shopper asks for")],
+    config: ConfigOption = None,
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            "--history",
+            help='the shopper\'s products, a JSON file {"bought": [SKU, ...], "viewed": [...], '
+            '"mentioned": [...]} (what a channel sends as meta.profile)',
+        ),
+    ] = None,
+    picks: Annotated[int, typer.Option("--picks", "-n", min=1, max=20, help="at most")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="print the picks as JSON")] = False,
+) -> None:
+    """Recommend products for a request, as the chat does, outside a conversation.
+
+    The request's price range, who it is for, attributes (waterproof, colour, size...) and
+    comparisons ("lighter than the boots I bought") are filters; the rest is matched by
+    similarity, with the history weighted in.
+    """
+    import difflib
+
+    from bot.commerce.history import History
+    from bot.commerce.reasons import reply_text
+    from bot.commerce.recommend import Recommender
+    from bot.commerce.shopping import cards
+    from knowledge.text import detect_language
+
+    profile = _read_history(history) if history is not None else {}
+    try:
+        kb = _knowledge(load_config(config))
+        recommender = Recommender(kb.retriever(), max_picks=picks)
+        catalogue = recommender.catalogue
+        if not len(catalogue):
+            raise _fail(ValueError("the configured store has no products to recommend"))
+        shopper, missing = History.from_profile(profile, catalogue)
+        if missing:
+            known = [i.sku for i in catalogue.items]
+            close = difflib.get_close_matches(missing[0], known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise _fail(
+                ValueError(
+                    f"{history}: {missing[0]!r} is not a product of the catalogue{hint}: "
+                    "the history lists SKUs as the catalogue writes them"
+                )
+            )
+        language = detect_language(request)
+        result = recommender.recommend(request, history=shopper, language=language)
+    except ShopbotError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        from dataclasses import asdict
+
+        payload = {
+            "request": request,
+            "language": language,
+            "constraints": result.constraints.to_json(),
+            "products": [asdict(card) for card in cards(result)],
+            "text": reply_text(result, language),
+        }
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+        return
+    console.print(reply_text(result, language), highlight=False, markup=False)
+    console.print(
+        f"[dim]{len(result.picks)} product(s) · match {result.confidence:.2f}[/]", highlight=False
+    )
+
+
 @app.command()
 def chat(
     config: ConfigOption = None,

@@ -11,10 +11,11 @@ import numpy as np
 SUMMARY_VERSION = 1
 
 ACTIONS = ("answer_faq", "generate", "clarify", "dont_know", "handoff")
-HANDLED = ("answer_faq", "generate")
+HANDLED = ("answer_faq", "generate", "recommend")
 ACTION_LABELS = {
     "answer_faq": "answered from FAQ",
     "generate": "generated",
+    "recommend": "recommended products",
     "clarify": "clarify",
     "dont_know": "don't know",
     "handoff": "handed off",
@@ -22,6 +23,7 @@ ACTION_LABELS = {
 ACTION_COLORS = {
     "answer_faq": "#2e7d32",
     "generate": "#1565c0",
+    "recommend": "#00838f",
     "clarify": "#f9a825",
     "dont_know": "#c62828",
     "handoff": "#6a1b9a",

@@ -284,6 +284,8 @@
     ".sb-card{display:flex;flex-direction:column;gap:4px;background:#fff;border:1px solid #e1e5ea;",
     "border-radius:12px;padding:10px 12px;box-shadow:0 1px 2px rgba(17,24,39,.05);}",
     ".sb-card-title{font-weight:600;color:#111827;}",
+    ".sb-card-image{width:100%;max-height:140px;object-fit:contain;border-radius:6px;}",
+    ".sb-card-reason{font-size:13px;color:#374151;}",
     ".sb-card-row{display:flex;align-items:center;justify-content:space-between;gap:8px;}",
     ".sb-price{font-weight:600;color:#111827;font-variant-numeric:tabular-nums;}",
     ".sb-stock{font-size:12px;font-weight:600;border-radius:999px;padding:2px 8px;}",
@@ -729,6 +731,10 @@
             t.classList.add("sb-card-title");
             return t;
           })(),
+          safeUrl(p.image)
+            ? el("img", { className: "sb-card-image", src: safeUrl(p.image), alt: "", loading: "lazy" })
+            : null,
+          p.reason ? el("div", { className: "sb-card-reason", text: String(p.reason) }) : null,
           el("div", { className: "sb-card-row" }, [
             el("span", { className: "sb-price", text: price(p) }),
             el("span", {
@@ -767,7 +773,17 @@
     node.classList.remove("sb-streaming");
     node.setAttribute("data-action", reply.action || "");
     var bubble = node.querySelector(".sb-bubble");
-    bubble.querySelector(".sb-text").textContent = reply.text || "";
+    var text = reply.text || "";
+    if (reply.action === "recommend" && reply.products && reply.products.length) {
+      // the cards show the picks: the bubble keeps what surrounds the numbered list
+      text = text
+        .split("\n")
+        .filter(function (line) {
+          return !/^\d+\.\s|^\s+https?:/.test(line);
+        })
+        .join("\n");
+    }
+    bubble.querySelector(".sb-text").textContent = text;
     renderCitations(bubble, reply.citations, reply.action);
     renderProducts(node, reply.products);
     renderOptions(node, reply.options, reply.action);
