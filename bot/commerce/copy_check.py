@@ -1,0 +1,451 @@
+"""Keeping generated product copy to the product's own facts.
+
+Every claim the copy makes is looked up in its source (the product's facts, or for a review
+summary its reviews), and each lookup is recorded as a :class:`Check`:
+
+- a number, with its unit when it has one ("395 g", "20,000 mm", "3-layer", "two pockets"),
+  must be in the source with the same unit; a price ("$249", "249 USD") must be one of the
+  source's prices, in its currency; a percentage is a number with the unit "%";
+- a material, certification, feature or colour from a vocabulary (:mod:`copy_terms`) must be
+  in the source, and said the same way: "waterproof" fails above ``waterproof: no``, and so
+  does "not waterproof" above a waterproof shell;
+- a superlative or claim of rank ("best-selling", "lightest", "the most popular") must be in
+  the source as written;
+- a capitalised term (a brand, a technology, a place) must be in the source. A capitalised
+  word that opens a sentence is checked only when it looks like a name (capitals inside it,
+  digits); common words open sentences too, and a brand there is rarer than after one;
+- the text as a whole: not empty, long enough, not repetitive, in the requested language.
+
+The checker has no model: it is quick, deterministic and explainable, and it is strict
+(a claim it cannot find is a claim it rejects). It does not judge meaning, so a sentence that
+recombines true facts wrongly ("395 g in size XL" when 395 g is size M) passes.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+
+from bot.commerce.copy_terms import (
+    NEUTRAL_NAMES,
+    NOT_SUPERLATIVE,
+    NUMBER_WORDS,
+    SPELLINGS,
+    SUPERLATIVE_TERMS,
+    TERMS,
+    UNIT_ALIASES,
+)
+from knowledge.loaders.values import AMBIGUOUS, SYMBOLS
+from knowledge.text import CJK_RUN, detect_language
+
+CURRENCY_CODES = frozenset(
+    {*SYMBOLS.values(), *(c for _, family in AMBIGUOUS.values() for c in family)}
+    | {"EUR", "GBP", "CHF", "SEK", "NOK", "DKK", "JPY", "CNY", "INR", "KRW"}
+)
+CURRENCY_WORDS = {
+    "dollar": "$",
+    "dollars": "$",
+    "bucks": "$",
+    "euro": "EUR",
+    "euros": "EUR",
+    "yuan": "CNY",
+    "rmb": "CNY",
+    "元": "CNY",
+    "pounds sterling": "GBP",
+}
+_SIGNS = sorted([*SYMBOLS, *AMBIGUOUS], key=len, reverse=True)
+_BEFORE = re.compile(
+    r"(?:(?P<sign>" + "|".join(re.escape(s) for s in _SIGNS) + r")|\b(?P<code>[A-Z]{3}))\s?$"
+)
+NUMBER = re.compile(
+    r"(?<![\w.,])(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?)"
+    r"(?:\s?[-‑]?\s?(?P<unit>[a-zA-Z°%µ\"″元]+(?:/[a-zA-Z0-9]+)*))?"
+)
+WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z0-9]*(?:['’][A-Za-z]+)?(?:[-&+][A-Za-z0-9]+)*")
+SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+#: what may stand before a word that opens a sentence (or a list item, a heading, a quote)
+OPENERS = set('.!?:;。！？：；\n•*"“‘(-–—>|')
+NEGATIONS = {"not", "no", "non", "never", "without", "isn't", "isnt", "aren't", "nor", "zero"}
+#: "waterproof: no" (an attribute line), "waterproof? no"
+SAID_NO = re.compile(r"^\s*[:=?]\s*(?:no|false|none|n)\b")
+#: "the most popular", "most comfortable" (not "most days"): group 1 is looked up
+MOST = re.compile(
+    r"\b(?:(?:the|our|its|their|your)\s+((?:most|least)\s+[a-z]+)|((?:most|least)\s+[a-z]+"
+    r"(?:ive|able|ible|ful|ous|ant|ent|ar|ic|al|ing)))\b"
+)
+EST = re.compile(r"\b[a-z]{2,}est\b")
+CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+HASHTAG = re.compile(r"#(\w+)")
+SPELLED = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + r")\b\s*([a-z]+)?")
+#: words that follow a number without being its unit ("2 and 3", "5 of them")
+NOT_UNITS = frozenset("a an and or of to the with for from per by on at as is are".split())
+MIN_WORDS = 5
+
+
+def normalise(text: str) -> str:
+    """Lower case, full-width forms folded, hyphens and underscores as spaces, one spelling
+    per word: the form terms are looked up in."""
+    text = HASHTAG.sub(lambda m: " " + CAMEL.sub(" ", m.group(1)) + " ", text)
+    text = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
+    text = re.sub(r"[-‑–_]+", " ", text)
+    text = re.sub(r"[a-z]+", lambda m: SPELLINGS.get(m.group(), m.group()), text)
+    return re.sub(r"[ \t]+", " ", text)
+
+
+def _term_pattern(terms: Iterable[str]) -> re.Pattern[str]:
+    latin = [t for t in terms if not CJK_RUN.search(t)]
+    cjk = [t for t in terms if CJK_RUN.search(t)]
+    alternatives = [r"(?<![a-z0-9])(?:" + "|".join(map(re.escape, latin)) + r")(?![a-z0-9])"]
+    if cjk:
+        alternatives.append("|".join(map(re.escape, cjk)))
+    return re.compile("|".join(alternatives))
+
+
+_KIND_OF = {t: kind for kind, terms in TERMS.items() for t in terms}
+_KIND_OF.update(dict.fromkeys(SUPERLATIVE_TERMS, "superlative"))
+TERM = _term_pattern(sorted(_KIND_OF, key=lambda t: (-len(t), t)))
+
+
+@dataclass(frozen=True)
+class Check:
+    """One claim looked up: what kind it is, as written, whether the source has it, and
+    where (or why not). ``sentence`` is the sentence of the copy it is in (None: the text)."""
+
+    kind: str
+    claim: str
+    ok: bool
+    note: str
+    sentence: int | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass
+class Report:
+    """The checks of one text, sentence by sentence."""
+
+    sentences: list[str]
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+    def supported(self) -> list[str]:
+        """The sentences none of whose claims failed, each once."""
+        bad = {c.sentence for c in self.failures}
+        kept = [s for i, s in enumerate(self.sentences) if i not in bad]
+        return list(dict.fromkeys(kept))
+
+
+@dataclass(frozen=True)
+class Source:
+    """What copy may state: the source text and the prices it may quote (besides the ones
+    written in the text) in ``currency``."""
+
+    text: str
+    prices: tuple[float, ...] = ()
+    currency: str = ""
+
+    @cached_property
+    def normalised(self) -> str:
+        return normalise(self.text)
+
+    @cached_property
+    def segments(self) -> list[str]:
+        """The text in short pieces (lines, attribute pairs, sentences) to quote as evidence."""
+        parts = re.split(r"\n|;\s|(?<=[.!?。])\s+", self.text)
+        return [p.strip() for p in parts if p.strip()]
+
+    @cached_property
+    def numbers(self) -> list[Number]:
+        return numbers_in(self.text)
+
+    @cached_property
+    def price_values(self) -> set[float]:
+        found = {n.value for n in self.numbers if n.currency}
+        return found | {round(p, 2) for p in self.prices}
+
+    @cached_property
+    def currencies(self) -> set[str]:
+        found = {n.currency for n in self.numbers if n.currency}
+        return found | ({self.currency} if self.currency else set())
+
+    @cached_property
+    def terms(self) -> dict[str, set[bool]]:
+        """term -> how the source says it: True (affirmed), False (denied)."""
+        said: dict[str, set[bool]] = {}
+        for term, negated in _terms(self.normalised):
+            said.setdefault(term, set()).add(not negated)
+        return said
+
+    def has_phrase(self, phrase: str) -> bool:
+        phrase = normalise(phrase).strip()
+        if CJK_RUN.search(phrase):
+            return phrase in self.normalised
+        pattern = r"(?<![a-z0-9])" + re.escape(phrase) + r"(?![a-z0-9])"
+        return re.search(pattern, self.normalised) is not None
+
+    def number_evidence(self, value: float, *, price: bool = False) -> str:
+        for number in self.numbers:
+            if number.value == value and (number.currency or not price):
+                return self.evidence(number.text)
+        return ""
+
+    def evidence(self, needle: str) -> str:
+        """The first piece of the source holding ``needle`` (case-insensitive), shortened."""
+        low = normalise(needle).strip()
+        for segment in self.segments:
+            if low and low in normalise(segment):
+                return segment if len(segment) <= 90 else segment[:87] + "…"
+        return ""
+
+
+@dataclass(frozen=True)
+class Number:
+    text: str
+    value: float
+    unit: str  # canonical unit, another word's stem, or ""
+    currency: str  # ISO code or "$" / "¥" (a family), "" when it is no price
+    start: int = 0
+
+
+def _value(raw: str) -> float:
+    if "," in raw and re.fullmatch(r"\d+,\d{1,2}", raw):  # 1,5 (a decimal comma)
+        raw = raw.replace(",", ".")
+    return round(float(raw.replace(",", "")), 4)
+
+
+def _unit(word: str) -> str:
+    low = word.lower()
+    if low in UNIT_ALIASES:
+        return UNIT_ALIASES[low]
+    if word in ("L",):
+        return "l"
+    return low[:-1] if len(low) > 3 and low.endswith("s") else low
+
+
+def numbers_in(text: str) -> list[Number]:
+    """The numbers of ``text`` with their units and currencies (spelled counts included)."""
+    text = unicodedata.normalize("NFKC", text)
+    found: list[Number] = []
+    for match in NUMBER.finditer(text):
+        unit_word = match.group("unit") or ""
+        currency = ""
+        window = max(0, match.start() - 4)
+        before = _BEFORE.search(text[window : match.start()])
+        start = window + before.start() if before else match.start()
+        if before and before.group("sign"):
+            sign = before.group("sign")
+            currency = SYMBOLS.get(sign, sign)
+        elif before and before.group("code") in CURRENCY_CODES:
+            currency = before.group("code")
+        else:
+            start = match.start()
+        after = text[match.end() : match.end() + 2]
+        if not currency and not unit_word and after.strip()[:1] in ("$", "€", "£", "¥"):
+            currency = SYMBOLS.get(after.strip()[0], after.strip()[0])
+        if unit_word == "in" and re.match(r"\s+[a-z]", text[match.end() :]):
+            unit_word = ""  # "available in 3 in total": inches only before a non-word
+        unit = ""
+        if unit_word.upper() in CURRENCY_CODES:
+            currency = currency or unit_word.upper()
+        elif unit_word.lower() in CURRENCY_WORDS:
+            currency = currency or CURRENCY_WORDS[unit_word.lower()]
+        elif unit_word in SYMBOLS or unit_word in AMBIGUOUS:
+            currency = currency or SYMBOLS.get(unit_word, unit_word)
+        elif unit_word and unit_word.lower() not in NOT_UNITS:
+            unit = _unit(unit_word)
+        end = match.end() if unit or (unit_word and currency) else match.end("num")
+        value = _value(match.group("num"))
+        found.append(Number(text[start:end].strip(), value, unit, currency, start))
+    for match in SPELLED.finditer(text.lower()):
+        word = match.group(2) or ""
+        unit = _unit(word) if word and word not in NOT_UNITS else ""
+        value = float(NUMBER_WORDS[match.group(1)])
+        found.append(Number(match.group(0).strip(), value, unit, "", match.start()))
+    return found
+
+
+def _terms(normalised: str) -> list[tuple[str, bool]]:
+    """(term, negated) for every vocabulary term in a normalised text."""
+    out = []
+    for match in TERM.finditer(normalised):
+        before = normalised[max(0, match.start() - 40) : match.start()].split()[-3:]
+        negated = any(w.strip(",.;:()") in NEGATIONS or w.endswith("n't") for w in before)
+        negated = negated or bool(SAID_NO.match(normalised[match.end() : match.end() + 12]))
+        out.append((match.group(), negated))
+    return out
+
+
+def count_words(text: str) -> int:
+    """Words, counting two CJK characters as one (about what a Chinese word is)."""
+    cjk = sum(len(m) for m in CJK_RUN.findall(text))
+    return len(re.findall(r"[^\W\d_]+|\d+", CJK_RUN.sub(" ", text))) + cjk // 2
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in SENTENCE_END.split(text) if s and s.strip()]
+
+
+class CopyChecker:
+    """Checks copy against its :class:`Source`; see the module docstring for the rules."""
+
+    def __init__(self, *, min_words: int = MIN_WORDS) -> None:
+        if min_words < 0:
+            raise ValueError(f"min_words must be 0 or more, got {min_words}")
+        self.min_words = min_words
+
+    def check(self, text: str, source: Source, *, language: str | None = None) -> Report:
+        report = Report(split_sentences(text))
+        for n, sentence in enumerate(report.sentences):
+            report.checks += self._numbers(sentence, source, n)
+            terms = self._terms(sentence, source, n)
+            report.checks += terms
+            seen = {c.claim.removeprefix("not ") for c in terms}
+            report.checks += [
+                c for c in self._names(sentence, source, n) if normalise(c.claim) not in seen
+            ]
+        report.checks += self._quality(text, report.sentences, language)
+        return report
+
+    # ------------------------------------------------------------------ numbers and prices
+    def _numbers(self, sentence: str, source: Source, n: int) -> list[Check]:
+        checks = []
+        for number in numbers_in(sentence):
+            if number.currency:
+                checks.append(self._price(number, source, n))
+                continue
+            units = {s.unit for s in source.numbers if s.value == number.value}
+            shown = _shown(number.value)
+            if not units:
+                why = f"{shown} is not in the source"
+                checks.append(Check("number", number.text, False, why, n))
+                continue
+            paired = {s.value for s in source.numbers if s.unit == number.unit}
+            measured = number.unit in UNIT_ALIASES.values()
+            if number.unit and (measured or paired) and number.unit not in units:
+                had = ", ".join(sorted(f"{shown} {u}".strip() for u in units))
+                why = f"the source has {had}, not {shown} {number.unit}"
+                checks.append(Check("number", number.text, False, why, n))
+                continue
+            evidence = source.number_evidence(number.value)
+            checks.append(Check("number", number.text, True, evidence, n))
+        return checks
+
+    def _price(self, number: Number, source: Source, n: int) -> Check:
+        shown = f"{number.value:.2f}"
+        if number.value not in source.price_values:
+            known = ", ".join(f"{p:.2f}" for p in sorted(source.price_values)) or "none"
+            return Check("price", number.text, False, f"not a price in the source ({known})", n)
+        if source.currencies and not _same_currency(number.currency, source.currencies):
+            had = "/".join(sorted(source.currencies))
+            why = f"in {number.currency}, the source in {had}"
+            return Check("price", number.text, False, why, n)
+        evidence = source.number_evidence(number.value, price=True) or f"price {shown}"
+        return Check("price", number.text, True, evidence, n)
+
+    # ------------------------------------------------------------------ vocabulary terms
+    def _terms(self, sentence: str, source: Source, n: int) -> list[Check]:
+        text = normalise(sentence)
+        checks = []
+        for term, negated in _terms(text):
+            kind = _KIND_OF[term]
+            said = source.terms.get(term, set())
+            if kind == "superlative":
+                ok = True in said
+                why = source.evidence(term) if ok else "a claim of rank the source does not make"
+            elif negated:
+                ok = False in said
+                why = (
+                    source.evidence(term)
+                    if ok
+                    else "the source says it is"
+                    if said
+                    else "the source does not say so"
+                )
+                term = f"not {term}"
+            else:
+                ok = True in said
+                why = (
+                    source.evidence(term)
+                    if ok
+                    else "the source says it is not"
+                    if said
+                    else "not in the source"
+                )
+            checks.append(Check(kind, term, ok, why, n))
+        phrases = [m.group(1) or m.group(2) for m in MOST.finditer(text)]
+        for phrase in [*dict.fromkeys(phrases), *(m.group() for m in EST.finditer(text))]:
+            if phrase in NOT_SUPERLATIVE or phrase in _KIND_OF:
+                continue
+            ok = source.has_phrase(phrase)
+            why = source.evidence(phrase) if ok else "a superlative the source does not use"
+            checks.append(Check("superlative", phrase, ok, why, n))
+        return checks
+
+    # ------------------------------------------------------------------ names
+    def _names(self, sentence: str, source: Source, n: int) -> list[Check]:
+        checks = []
+        for match in WORD.finditer(sentence):
+            word = match.group()
+            if word == word.lower() or word.lower() in NEUTRAL_NAMES or word in CURRENCY_CODES:
+                continue  # a currency is checked with its price
+            head = sentence[: match.start()].rstrip()
+            if head.endswith("#"):
+                continue  # a hashtag: its words are checked as terms
+            word = re.sub(r"['’]s$", "", word)
+            looks_like_name = any(c.isupper() for c in word[1:]) or any(c.isdigit() for c in word)
+            opens = not head or head[-1] in OPENERS or unicodedata.category(head[-1])[0] == "S"
+            if opens and not looks_like_name:
+                continue  # a sentence's first word: capitalised anyway
+            if len(word) == 1 and word in "AIS":
+                continue  # "A", "I", and the size "S" (sizes are in the facts anyway)
+            ok = source.has_phrase(word)
+            why = source.evidence(word) if ok else "a name the source does not mention"
+            checks.append(Check("name", word, ok, why, n))
+        return checks
+
+    # ------------------------------------------------------------------ the text as a whole
+    def _quality(self, text: str, sentences: Sequence[str], language: str | None) -> list[Check]:
+        checks = []
+        size = count_words(text)
+        if not text.strip():
+            return [Check("quality", "", False, "empty")]
+        if size < self.min_words:
+            checks.append(Check("quality", text[:40], False, f"too short ({size} words)"))
+        seen: set[str] = set()
+        for sentence in sentences:
+            key = normalise(sentence).strip(" .!?")
+            if key in seen:
+                checks.append(Check("quality", sentence[:60], False, "a sentence said twice"))
+                break
+            seen.add(key)
+        if re.search(r"(\S)\1{7,}|(\S{1,4}\s*)\2{5,}", text):
+            checks.append(Check("quality", text[:40], False, "repeats itself"))
+        if language in ("en", "zh") and detect_language(text) != language:
+            checks.append(
+                Check("quality", text[:40], False, f"not in the requested language ({language})")
+            )
+        return checks
+
+
+def _shown(value: float) -> str:
+    return f"{value:g}" if value < 1e6 else f"{value:.0f}"
+
+
+def _same_currency(currency: str, known: set[str]) -> bool:
+    for sign, (_, family) in AMBIGUOUS.items():
+        if currency == sign:
+            return bool(known & (family | {sign}))
+        if sign in known and currency in family:
+            return True
+    return currency in known
