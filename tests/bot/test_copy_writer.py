@@ -158,8 +158,12 @@ def test_a_review_summary_is_written_from_the_reviews(jacket):
     assert result.status == "passed", result.rejected
     assert "1. The straps broke after two weeks." in fake.history[0][-1].content
     # the product's own facts are not a review's: 395 g is not in the reviews
-    bad = writer(FakeGenerator(default_reply="A 395 g bag that the reviewers like a lot."),
-                 "review-summary", retries=0, trim=False).write(item)
+    bad = writer(
+        FakeGenerator(default_reply="A 395 g bag that the reviewers like a lot."),
+        "review-summary",
+        retries=0,
+        trim=False,
+    ).write(item)
     assert bad.status == "fallback"
     assert ("number", "395 g") in {(r["kind"], r["claim"]) for r in bad.rejected[0]["reasons"]}
     assert bad.text == review_summary(reviews, words=30)
