@@ -106,7 +106,16 @@ def _term_pattern(terms: Iterable[str]) -> re.Pattern[str]:
 
 _KIND_OF = {t: kind for kind, terms in TERMS.items() for t in terms}
 _KIND_OF.update(dict.fromkeys(SUPERLATIVE_TERMS, "superlative"))
-TERM = _term_pattern(sorted(_KIND_OF, key=lambda t: (-len(t), t)))
+#: a part's plural is the part ("zips" -> "zip", "pockets" -> "pocket")
+_CANONICAL = {f"{t}{'es' if t.endswith(('s', 'x', 'ch', 'sh')) else 's'}": t for t in TERMS["part"]}
+TERM = _term_pattern(sorted([*_KIND_OF, *_CANONICAL], key=lambda t: (-len(t), t)))
+#: copy that talks about the task or the check instead of the product
+META = re.compile(
+    r"\b(?:the|this|that|these|my|your|above) (?:text|facts|prompt|task|instructions?|source)\b|"
+    r"\bas an ai\b|\bi (?:cannot|can't|am unable|apologi[sz]e)\b|\bnot in the (?:source|facts)\b|"
+    r"\b(?:rewritten|revised|new) (?:text|version)\b|\bsource does not\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -282,7 +291,8 @@ def _terms(normalised: str) -> list[tuple[str, bool]]:
         before = normalised[max(0, match.start() - 40) : match.start()].split()[-3:]
         negated = any(w.strip(",.;:()") in NEGATIONS or w.endswith("n't") for w in before)
         negated = negated or bool(SAID_NO.match(normalised[match.end() : match.end() + 12]))
-        out.append((match.group(), negated))
+        term = _CANONICAL.get(match.group(), match.group())
+        out.append((term, negated))
     return out
 
 
@@ -409,7 +419,8 @@ class CopyChecker:
                 continue  # a sentence's first word: capitalised anyway
             if len(word) == 1 and word in "AIS":
                 continue  # "A", "I", and the size "S" (sizes are in the facts anyway)
-            ok = source.has_phrase(word)
+            forms = (word, word[:-1]) if len(word) > 3 and word.endswith("s") else (word,)
+            ok = any(source.has_phrase(f) or source.has_phrase(f + "s") for f in forms)
             why = source.evidence(word) if ok else "a name the source does not mention"
             checks.append(Check("name", word, ok, why, n))
         return checks
@@ -429,6 +440,10 @@ class CopyChecker:
                 checks.append(Check("quality", sentence[:60], False, "a sentence said twice"))
                 break
             seen.add(key)
+        if meta := META.search(text):
+            checks.append(
+                Check("quality", meta.group(), False, "speaks of the task, not the product")
+            )
         if re.search(r"(\S)\1{7,}|(\S{1,4}\s*)\2{5,}", text):
             checks.append(Check("quality", text[:40], False, "repeats itself"))
         if language in ("en", "zh") and detect_language(text) != language:

@@ -75,8 +75,8 @@ TASKS: dict[str, Task] = {
     ),
     "social": Task(
         "social",
-        "Write a social media post of about {words} words in a {tone} tone, in {language}, "
-        "ending with up to three hashtags.",
+        "Write a social media post of about {words} words in a {tone} tone, in {language}: "
+        "sentences in words (no emoji), then up to three hashtags.",
         {"short": 20, "medium": 35, "long": 60},
         min_words=6,
         default_tone="friendly",
@@ -197,15 +197,14 @@ def messages(item: CopyItem, settings: CopySettings) -> list[ChatMessage]:
 
 
 def feedback(text: str, failures: Sequence[Any], settings: CopySettings) -> list[ChatMessage]:
-    """The turns that follow a rejected attempt: the attempt, and what was wrong with it."""
+    """The turns that follow a rejected attempt: the attempt, and what to leave out of the
+    next (claims only, no explanations: a small model repeats what it is told)."""
     task = TASKS[settings.task]
     where = "the reviews" if task.reviews else "the facts"
-    problems = [
-        c.note if c.kind == "quality" or not c.claim else f'"{c.claim}" ({c.note})'
-        for c in failures[:6]
-    ]
-    ask = (
-        f"That text says things {where} do not: {'; '.join(problems)}. Write it again, "
-        f"about {settings.words} words, using only {where}."
-    )
+    claims = list(dict.fromkeys(f'"{c.claim}"' for c in failures if c.kind != "quality"))[:6]
+    issues = list(dict.fromkeys(c.note for c in failures if c.kind == "quality"))[:3]
+    parts = [f"Leave out {', '.join(claims)}: {where} do not say so."] if claims else []
+    issues = [i for i in issues if i != "speaks of the task, not the product"]
+    parts += [f"Problems: {'; '.join(issues)}."] if issues else []
+    ask = " ".join([*parts, f"Write it again, about {settings.words} words, using only {where}."])
     return [ChatMessage("assistant", text or "(nothing)"), ChatMessage("user", ask)]

@@ -104,6 +104,15 @@ free delivery|free returns|in stock|out of stock|sold out|limited edition|exclus
 on sale|discount|seam taped|fully taped|
 """
 
+#: parts a product has or has not: nouns, so a plural is the same part ("zips", "zip")
+PARTS = """
+hood|zip|zipper|pocket|chest pocket|hand pocket|thigh pocket|strap|shoulder strap|
+chest strap|buckle|drawcord|drawstring|lining|liner|cuff|collar|sole|outsole|midsole|insole|
+lace|membrane|vent|pit zip|frame|hipbelt|hip belt|lid|cable|battery|charger|stuff sack|pole|
+stake|footprint|hook|clip|thumb loop|toe cap|waistband|button|velcro|magnet|wheel|lens|
+speaker|microphone|remote|spout|rain cover|kickstand|
+"""
+
 COLOURS = """
 black|white|grey|red|blue|navy|green|olive|khaki|yellow|orange|pink|purple|violet|brown|
 beige|tan|cream|ivory|teal|turquoise|burgundy|maroon|coral|lime|mint|lavender|charcoal|
@@ -149,6 +158,7 @@ TERMS: dict[str, tuple[str, ...]] = {
     "certification": vocabulary(CERTIFICATIONS),
     "feature": vocabulary(FEATURES),
     "colour": vocabulary(COLOURS),
+    "part": vocabulary(PARTS),
 }
 SUPERLATIVE_TERMS = vocabulary(SUPERLATIVES)
 
