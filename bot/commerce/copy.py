@@ -183,7 +183,10 @@ class CopyWriter:
         return self._result(item, text, "fallback", attempts, report, rejected, started)
 
     def check(self, text: str, item: CopyItem) -> Report:
-        report = self.checker.check(text, item.source, language=self.settings.checked_language)
+        subject = None if self.task.reviews else f"{item.title} {item.category}"
+        report = self.checker.check(
+            text, item.source, language=self.settings.checked_language, subject=subject
+        )
         if text and not text.rstrip().endswith(ENDS) and not _ends_with_tags(text):
             report.checks.append(_unfinished(text))
         return report

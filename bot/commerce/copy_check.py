@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -39,7 +40,7 @@ from bot.commerce.copy_terms import (
     UNIT_ALIASES,
 )
 from knowledge.loaders.values import AMBIGUOUS, SYMBOLS
-from knowledge.text import CJK_RUN, detect_language
+from knowledge.text import CJK_RUN, detect_language, tokenize
 
 CURRENCY_CODES = frozenset(
     {*SYMBOLS.values(), *(c for _, family in AMBIGUOUS.values() for c in family)}
@@ -113,7 +114,9 @@ TERM = _term_pattern(sorted([*_KIND_OF, *_CANONICAL], key=lambda t: (-len(t), t)
 META = re.compile(
     r"\b(?:the|this|that|these|my|your|above) (?:text|facts|prompt|task|instructions?|source)\b|"
     r"\bas an ai\b|\bi (?:cannot|can't|am unable|apologi[sz]e)\b|\bnot in the (?:source|facts)\b|"
-    r"\b(?:rewritten|revised|new) (?:text|version)\b|\bsource does not\b",
+    r"\b(?:rewritten|revised|new) (?:text|version)\b|\bsource does not\b|"
+    r"\b(?:this|the) (?:ad|advert|post|tweet|description|summary) (?:is|was|highlights|will)\b|"
+    r"\bi'm (?:glad|happy|sorry)\b|\bi hope\b|\blet me know\b|\bi'd (?:like|be happy)\b",
     re.IGNORECASE,
 )
 
@@ -314,7 +317,16 @@ class CopyChecker:
             raise ValueError(f"min_words must be 0 or more, got {min_words}")
         self.min_words = min_words
 
-    def check(self, text: str, source: Source, *, language: str | None = None) -> Report:
+    def check(
+        self,
+        text: str,
+        source: Source,
+        *,
+        language: str | None = None,
+        subject: str | None = None,
+    ) -> Report:
+        """Check ``text`` against ``source``; with ``subject`` (the product's title and
+        category), the text must also name the product by one of its words."""
         report = Report(split_sentences(text))
         for n, sentence in enumerate(report.sentences):
             report.checks += self._numbers(sentence, source, n)
@@ -325,6 +337,8 @@ class CopyChecker:
                 c for c in self._names(sentence, source, n) if normalise(c.claim) not in seen
             ]
         report.checks += self._quality(text, report.sentences, language)
+        if subject and text.strip() and not set(tokenize(subject)) & set(tokenize(text)):
+            report.checks.append(Check("quality", subject, False, "does not name the product"))
         return report
 
     # ------------------------------------------------------------------ numbers and prices
@@ -444,7 +458,10 @@ class CopyChecker:
             checks.append(
                 Check("quality", meta.group(), False, "speaks of the task, not the product")
             )
-        if re.search(r"(\S)\1{7,}|(\S{1,4}\s*)\2{5,}", text):
+        words = normalise(text).split()
+        grams = Counter(zip(words, words[1:], words[2:], strict=False))
+        looping = bool(grams) and grams.most_common(1)[0][1] >= 3
+        if looping or re.search(r"(\S)\1{7,}|(\S{1,4}\s*)\2{5,}", text):
             checks.append(Check("quality", text[:40], False, "repeats itself"))
         if language in ("en", "zh") and detect_language(text) != language:
             checks.append(

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "knowledge" / "demo_store" / "catalog.csv"
 #: ../shared beside the checkout (SHOPBOT_SHARED names another place, e.g. from a worktree)
 FEWSUM = Path(os.environ.get("SHOPBOT_SHARED", ROOT.parent / "shared")) / "data" / "fewsum_amazon"
-REPLY = "Meet the Kestrel Ridge layer for cold days, made for the trail and the town alike."
+REPLY = "Meet the Kestrel Ridge jacket for cold days, made for the trail and the town alike."
 MANIFEST = {"task": "description", "settings": {"tone": "friendly"}, "model": "fake"}
 
 

@@ -150,6 +150,14 @@ def test_the_text_as_a_whole(jacket):
     assert quality(english, language="en") == []
     meta = "The text is not exactly on the facts, but it is about the jacket's down."
     assert quality(meta) == ["speaks of the task, not the product"]
+    looping = "A warm jacket, a true joy to wear, a true joy to wear, a true joy to wear."
+    assert quality(looping) == ["repeats itself"]
+    elsewhere = "This ad highlights a recent issue, one that has its roots in a clothing story."
+    assert quality(elsewhere, subject=jacket.title + " jackets") == [
+        "speaks of the task, not the product",
+        "does not name the product",
+    ]
+    assert quality("Warm goose down for cold days on the hill.", subject="Down Jacket") == []
 
 
 def test_chinese_superlatives_are_claims_too(jacket):
