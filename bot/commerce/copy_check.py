@@ -6,15 +6,16 @@ summary its reviews), and each lookup is recorded as a :class:`Check`:
 - a number, with its unit when it has one ("395 g", "20,000 mm", "3-layer", "two pockets"),
   must be in the source with the same unit; a price ("$249", "249 USD") must be one of the
   source's prices, in its currency; a percentage is a number with the unit "%";
-- a material, certification, feature, colour or part from a vocabulary (:mod:`copy_terms`) must be
-  in the source, and said the same way: "waterproof" fails above ``waterproof: no``, and so
-  does "not waterproof" above a waterproof shell;
+- a material, certification, feature, colour or part from a vocabulary (:mod:`copy_terms`)
+  must be in the source, and said the same way: "waterproof" fails above ``waterproof: no``,
+  and so does "not waterproof" above a waterproof shell;
 - a superlative or claim of rank ("best-selling", "lightest", "the most popular") must be in
   the source as written;
 - a capitalised term (a brand, a technology, a place) must be in the source. A capitalised
   word that opens a sentence is checked only when it looks like a name (capitals inside it,
   digits); common words open sentences too, and a brand there is rarer than after one;
-- the text as a whole: not empty, long enough, not repetitive, in the requested language.
+- the text as a whole: not empty, long enough, not repetitive, about the product (it names
+  it, and does not talk about the task instead), in the requested language.
 
 The checker has no model: it is quick, deterministic and explainable, and it is strict
 (a claim it cannot find is a claim it rejects). It does not judge meaning, so a sentence that
