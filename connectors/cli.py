@@ -756,6 +756,129 @@ def replay(
     )
 
 
+# ---------------------------------------------------------------- shopbot write: product copy
+COPY_TASKS = ("description", "ad", "social", "review-summary")
+
+
+@app.command()
+def write(
+    task: Annotated[str, typer.Argument(help="description, ad, social or review-summary")],
+    catalogue: Annotated[
+        Path, typer.Argument(help="a catalogue file or folder (any format shopbot index reads)")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="output .csv, .json or .jsonl (default: CATALOGUE.TASK.csv in this folder); "
+            "the journal OUT.jsonl beside it lets a rerun resume",
+        ),
+    ] = None,
+    tone: Annotated[
+        str | None, typer.Option(help="e.g. friendly, expert, playful (default per task)")
+    ] = None,
+    length: Annotated[str, typer.Option(help="short, medium, long or a number of words")] = (
+        "medium"
+    ),
+    language: Annotated[str, typer.Option(help="language code: en, zh, de, fr, es...")] = "en",
+    reviews: Annotated[
+        Path | None,
+        typer.Option(help="review-summary: CSV or JSON of product id and review text"),
+    ] = None,
+    retries: Annotated[
+        int, typer.Option(min=0, max=10, help="rewrites of copy that fails the check")
+    ] = 2,
+    limit: Annotated[int | None, typer.Option(min=1, help="only the first N products")] = None,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="discard the journal of an earlier run of OUT")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Write product copy from a catalogue with the configured chat model, every claim
+    checked against the product's own facts (or its reviews).
+
+    Copy that states something the product's facts do not is written again (up to
+    --retries times); then its checked sentences are kept, or the copy is built from the
+    product's own description and attributes. Each item records what was checked and what
+    was rejected. Interrupted runs resume: rerun the same command.
+    """
+    from bot.commerce.copy import CopySettings, CopyWriter
+    from bot.commerce.copy_batch import check_output, write_batch
+    from bot.commerce.copy_items import items_for, load_reviews
+    from knowledge.loaders import LoadIssues, load_catalog
+
+    if task not in COPY_TASKS:
+        raise _fail(ValueError(f"unknown task {task!r}: use one of {', '.join(COPY_TASKS)}"))
+    if task == "review-summary" and reviews is None:
+        raise _fail(ValueError("review-summary needs --reviews FILE (CSV or JSON: id, review)"))
+    try:
+        settings = CopySettings(task, tone=tone, length=length, language=language, retries=retries)
+    except ValueError as exc:
+        raise _fail(exc) from None
+    _check_input(catalogue, "CATALOGUE", folder_ok=True)
+    if reviews is not None:
+        _check_input(reviews, "--reviews")
+    out = out or Path(f"{catalogue.stem}.{task}.csv")
+    try:
+        check_output(out)
+        _check_output(out, "--out", folder=False)
+        cfg = load_config(config)
+        issues = LoadIssues()
+        docs = load_catalog(catalogue, config=cfg.knowledge.catalogue, issues=issues)
+        found = load_reviews(reviews) if reviews is not None else None
+        items, without = items_for(docs, reviews=found)
+        if not items:
+            why = f" (none has reviews in {reviews})" if reviews else ""
+            raise ValueError(f"{catalogue}: no product to write for{why}")
+        with console.status("loading the chat model…"):
+            writer = CopyWriter(_copy_generator(cfg), settings)
+        manifest = {
+            "task": task,
+            "settings": settings.to_json(),
+            "model": writer.model,
+            "catalogue": str(catalogue.resolve()),
+            "reviews": str(reviews.resolve()) if reviews else None,
+        }
+        with _progress_bar() as progress:
+            bar = progress.add_task(f"writing {task}", total=min(len(items), limit or len(items)))
+            stats = write_batch(
+                writer,
+                items,
+                out,
+                manifest=manifest,
+                limit=limit,
+                restart=restart,
+                progress=lambda done, total, result: progress.update(bar, completed=done),
+            )
+    except KeyboardInterrupt:
+        err_console.print("interrupted: rerun the same command to resume", highlight=False)
+        raise typer.Exit(code=130) from None
+    except (ShopbotError, ValueError) as exc:
+        raise _fail(exc) from None
+    per_item = f", {stats.seconds_per_item:.1f}s an item" if stats.seconds_per_item else ""
+    shares = ", ".join(f"{k} {v}" for k, v in stats.statuses.items()) or "nothing new"
+    console.print(
+        f"{task}: {stats.items} products, {stats.written} written now ({shares}{per_item}), "
+        f"{stats.skipped} already done\n  output: {out}  journal: {stats.journal}\n"
+        f"  model: {writer.model}",
+        highlight=False,
+    )
+    if without:
+        console.print(f"  {len(without)} product(s) without reviews left out", highlight=False)
+    _print_load_issues(issues)
+
+
+def _copy_generator(cfg: ShopbotConfig):
+    """The configured chat model, its converted copy cached as the bot's is."""
+    from bot.generators import make_generator
+
+    generator = cfg.bot.generator
+    cache = generator.cache_dir
+    cache = str(cfg.model_cache_dir) if cache is None else cache and str(cfg.path(cache))
+    return make_generator(generator.model_copy(update={"cache_dir": cache}))
+
+
 @app.command()
 def forget(
     user: Annotated[
