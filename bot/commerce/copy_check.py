@@ -373,7 +373,7 @@ class CopyChecker:
     # ------------------------------------------------------------------ the text as a whole
     def _support(self, text: str, source: Source, floor: float) -> list[Check]:
         words = set(tokenize(text)) - SUMMARY_WORDS
-        if len(words) < 4:
+        if len(words) < 3:
             return []
         share = len(words & source.words) / len(words)
         if share >= floor:
