@@ -107,9 +107,12 @@ def run_task(generator, task: str, items: list[CopyItem], args, workdir: Path) -
         "unsupported_claims_per_attempt": claims / model_attempts if model_attempts else 0,
         "caught_by_kind": dict(kinds.most_common()),
         "seconds_per_item": seconds / max(stats.written, 1),
+        # the first item of each status, to read beside the figures
         "examples": [
-            {"id": r["id"], "status": r["status"], "text": r["text"], "rejected": r["rejected"][:1]}
-            for r in records[:3]
+            {"id": r["id"], "status": r["status"], "text": r["text"], "rejected": r["rejected"]}
+            for s in STATUSES
+            for r in [next((r for r in records if r["status"] == s), None)]
+            if r is not None
         ],
     }
 

@@ -63,6 +63,15 @@ EST = re.compile(r"\b[a-z]{2,}est\b")
 CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 HASHTAG = re.compile(r"#(\w+)")
 MIN_WORDS = 5
+#: the words a review summary is made of whatever the product: not evidence of anything
+SUMMARY_WORDS = frozenset(
+    tokenize(
+        "review reviews reviewer reviewers customer customers buyer buyers product products "
+        "item also some feedback positive negative complaint complaints praise praised like "
+        "likes liked dislike dislikes overall however although but more many most few other "
+        "others say says said find found would recommend recommended"
+    )
+)
 
 
 def normalise(text: str) -> str:
@@ -178,6 +187,10 @@ class Source:
             said.setdefault(term, set()).add(not negated)
         return said
 
+    @cached_property
+    def words(self) -> set[str]:
+        return set(tokenize(self.text))
+
     def has_phrase(self, phrase: str) -> bool:
         phrase = normalise(phrase).strip()
         if CJK_RUN.search(phrase):
@@ -237,9 +250,12 @@ class CopyChecker:
         *,
         language: str | None = None,
         subject: str | None = None,
+        support: float | None = None,
     ) -> Report:
         """Check ``text`` against ``source``; with ``subject`` (the product's title and
-        category), the text must also name the product by one of its words."""
+        category), the text must also name the product by one of its words; with
+        ``support``, at least that share of its words (summary words aside) must be the
+        source's (a review summary that could be any product's says too little)."""
         report = Report(split_sentences(text))
         for n, sentence in enumerate(report.sentences):
             report.checks += self._numbers(sentence, source, n)
@@ -252,6 +268,8 @@ class CopyChecker:
         report.checks += self._quality(text, report.sentences, language)
         if subject and text.strip() and not set(tokenize(subject)) & set(tokenize(text)):
             report.checks.append(Check("quality", subject, False, "does not name the product"))
+        if support is not None:
+            report.checks += self._support(text, source, support)
         return report
 
     # ------------------------------------------------------------------ numbers and prices
@@ -353,6 +371,16 @@ class CopyChecker:
         return checks
 
     # ------------------------------------------------------------------ the text as a whole
+    def _support(self, text: str, source: Source, floor: float) -> list[Check]:
+        words = set(tokenize(text)) - SUMMARY_WORDS
+        if len(words) < 3:
+            return []
+        share = len(words & source.words) / len(words)
+        if share >= floor:
+            return []
+        why = f"says little the source says ({share:.0%} of its words are the source's)"
+        return [Check("quality", text[:40], False, why)]
+
     def _quality(self, text: str, sentences: Sequence[str], language: str | None) -> list[Check]:
         checks = []
         size = count_words(text)

@@ -127,7 +127,8 @@ unbeatable|unmatched|unrivalled|unrivaled|ultimate|finest|revolutionary|best in 
 second to none|like no other|first ever|one of a kind|legendary|iconic|premium|luxury|
 luxurious|professional grade|military grade|medical grade|customers love|rave reviews|
 five star|highly rated|highly regarded|acclaimed|renowned|famous|world famous|popular|
-trusted|beloved|favourite|fan favourite|masterpiece|
+trusted|beloved|favourite|fan favourite|masterpiece|top of the line|state of the art|
+cutting edge|high end|top notch|top quality|highest quality|best quality|
 最|第一|顶级|畅销|销量冠军|爆款|专利|认证|官方|正品|
 """
 

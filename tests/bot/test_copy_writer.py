@@ -200,3 +200,19 @@ def test_the_bundled_model_writes_checked_copy_for_two_demo_products(smollm2, it
         assert [c for c in report.failures if c.kind != "quality"] == []
         for attempt in record["rejected"]:
             assert attempt["reasons"]  # every rejection says why
+
+
+def test_a_review_summary_that_could_be_any_products_is_rejected(jacket):
+    reviews = [
+        "The straps broke after two weeks. Otherwise a lovely bag.",
+        "Lovely colour and a good size, but the straps broke within a month.",
+    ]
+    item = CopyItem.from_document(_doc(jacket), reviews=reviews)
+    vague = (
+        "These reviewers praise the product for its quality, comfort and durability, but "
+        "express dissatisfaction with the lack of a more substantial design."
+    )
+    result = writer(FakeGenerator(default_reply=vague), "review-summary", retries=0).write(item)
+    assert result.status == "fallback"
+    [why] = [r["why"] for r in result.rejected[0]["reasons"]]
+    assert why.startswith("says little the source says (")
