@@ -9,10 +9,12 @@ generator: the bundled local model by default). Each summary is scored with ROUG
 summaries; per product the *max* and the *mean* over the three references are taken, then
 averaged over products. Beside it, on the same products and at the same length in words:
 
-- lead: the first sentence of each review in turn (review 1, review 2, ...) until the
-  summary's length is reached (the classic lead baseline, over the reviews in file order);
+- lead: the first sentence of each review in turn (review 1, review 2, ...), cut to the
+  summary's number of words (the classic lead baseline, over the reviews in file order);
 - extractive: shopbot's own fallback (the reviews' most shared sentences, no model), what a
-  review summary is when no generated attempt passes the checker.
+  review summary is when no generated attempt passes the checker, cut the same way.
+
+Both are also scored on all the test products at the target length (not cut).
 
 The target length (``--length train``) is the median length of the human summaries of the
 *train* split; nothing is set on the test split.
@@ -127,6 +129,13 @@ def lead(reviews: Sequence[str], words: int) -> str:
                 kept.append(review[depth])
                 total += count_words(review[depth])
     return " ".join(kept)
+
+
+def cut(text: str, words: int) -> str:
+    """``text`` cut to its first ``words`` words (separated by spaces), so that a baseline
+    is scored at the length of the summary it is compared with (ROUGE F1 moves with
+    length)."""
+    return " ".join(text.split()[:words])
 
 
 def rouge(texts: dict[str, str], references: dict[str, list[str]]) -> dict[str, float]:
@@ -444,10 +453,14 @@ def main() -> None:
             done = [by_id[key] for key in texts]
             refs = {r["group_id"]: summaries_of(r) for r in rows["test"]}
             # the baselines at each shopbot summary's own length, on the same products
-            lengths = {key: max(count_words(text), 1) for key, text in texts.items()}
-            lead_texts = {i.id: lead(i.reviews, lengths[i.id]) for i in done}
+            lengths = {key: max(len(text.split()), 1) for key, text in texts.items()}
+            lead_texts = {i.id: cut(lead(i.reviews, lengths[i.id]), lengths[i.id]) for i in done}
             extractive = {
-                i.id: review_summary(i.reviews, words=lengths[i.id], source=i.source) for i in done
+                i.id: cut(
+                    review_summary(i.reviews, words=lengths[i.id], source=i.source),
+                    lengths[i.id],
+                )
+                for i in done
             }
             everyone = {i.id: lead(i.reviews, args.words) for i in items}
             everyone_x = {
