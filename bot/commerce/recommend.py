@@ -1,5 +1,7 @@
 """Product recommendations: the request's constraints as filters, the rest ranked by the
 retriever's similarity (dense + lexical) to the request and to the shopper's history,
+kept to the activity the shopper is shopping for (the one the request names, else the
+history's: no belay device for a runner's race; see ``Catalogue.activities``),
 near-duplicates collapsed, and a reason for each pick built from the product's own data.
 
     recommender = Recommender(kb.retriever())
