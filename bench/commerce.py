@@ -14,7 +14,7 @@ averaged over products. Beside it, on the same products and at the same length i
 - extractive: shopbot's own fallback (the reviews' most shared sentences, no model), what a
   review summary is when no generated attempt passes the checker, cut the same way.
 
-Both are also scored on all the test products at the target length (not cut).
+Both are also scored on all the test products, cut to the target length.
 
 The target length (``--length train``) is the median length of the human summaries of the
 *train* split; nothing is set on the test split.
@@ -196,6 +196,8 @@ def write_summaries(generator: Any, items: list[CopyItem], args: Any, workdir: P
         claims += any(x["kind"] not in ("quality", "generator") for x in attempt["reasons"])
     status = Counter(r["status"] for r in written.values())
     n = len(written)
+    first = [r["rejected"][0] for r in written.values() if r["rejected"]]
+    first = [a for a in first if a["attempt"] == 1]
     return {
         "texts": {key: r["text"] for key, r in written.items()},
         "records": written,
@@ -205,6 +207,13 @@ def write_summaries(generator: Any, items: list[CopyItem], args: Any, workdir: P
         "attempts_with_unsupported_claims": claims / attempts if attempts else 0.0,
         "attempts_rejected_by_reason": {k: v / attempts for k, v in by_reason.most_common()},
         "status_share": {s: status.get(s, 0) / n for s in STATUSES} if n else {},
+        "items_first_attempt_rejected": len(first) / n if n else 0.0,
+        "items_first_attempt_with_unsupported_claims": sum(
+            any(x["kind"] not in ("quality", "generator") for x in a["reasons"]) for a in first
+        )
+        / n
+        if n
+        else 0.0,
         "seconds_per_item": seconds / max(stats.written, 1),
     }
 
@@ -462,16 +471,23 @@ def main() -> None:
                 )
                 for i in done
             }
-            everyone = {i.id: lead(i.reviews, args.words) for i in items}
+            everyone = {i.id: cut(lead(i.reviews, args.words), args.words) for i in items}
             everyone_x = {
-                i.id: review_summary(i.reviews, words=args.words, source=i.source) for i in items
+                i.id: cut(review_summary(i.reviews, words=args.words, source=i.source), args.words)
+                for i in items
             }
+            by_model = {k: t for k, t in texts.items() if records[k]["status"] != "fallback"}
             scores = {
                 "shopbot write review-summary (model, checked)": rouge(texts, refs),
+                "  of which written by the model (passed, regenerated, trimmed)": rouge(
+                    by_model, refs
+                ),
                 "lead (first review sentences, same length)": rouge(lead_texts, refs),
                 "extractive fallback alone (same length)": rouge(extractive, refs),
-                f"lead, all {len(items)} test products ({args.words} words)": rouge(everyone, refs),
-                f"extractive fallback, all {len(items)} ({args.words} words)": rouge(
+                f"lead, all {len(items)} test products (cut to {args.words} words)": rouge(
+                    everyone, refs
+                ),
+                f"extractive fallback, all {len(items)} (cut to {args.words} words)": rouge(
                     everyone_x, refs
                 ),
             }
