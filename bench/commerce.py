@@ -537,6 +537,11 @@ def main() -> None:
             )
         )
         print(
+            f"first attempts rejected: {checker['items_first_attempt_rejected']:.0%} of the "
+            f"products ({checker['items_first_attempt_with_unsupported_claims']:.0%} for a "
+            "claim not in the reviews)"
+        )
+        print(
             "kept:",
             json.dumps({k: round(v, 3) for k, v in checker["status_share"].items()}),
             f"; {checker['seconds_per_item']:.1f} s an item",
