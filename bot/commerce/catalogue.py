@@ -68,6 +68,10 @@ UNIT = re.compile(r"^(\d[\d.,x-]*[a-z-]*|x|l|ml|m|cm|mm|kg|g|oz|in)$")
 PARENS = re.compile(r"\([^)]*\)|\[[^]]*\]")
 SPLIT_WORDS = re.compile(r"[a-z0-9][a-z0-9'\-]*")
 ACRONYM = re.compile(r"^[A-Z]{2,4}$")
+#: an activity as titles and categories name it ("running", "climbing")
+GERUND = re.compile(r"^[a-z]{3,}ing$")
+#: a title's -ing word is an activity when this many products' titles or more use it
+ACTIVITY_TITLES = 2
 
 
 @dataclass
@@ -322,9 +326,73 @@ class Catalogue:
         return Counter(t for item in self.items for t in set(tokenize(item.text)))
 
     @cached_property
+    def activities(self) -> dict[str, set[str]]:
+        """Activity ("running", "climbing") -> the products for it.
+
+        An activity is an -ing word the catalogue names products by: one its titles put
+        before the product noun ("Trail Running Shoe", "Climbing Harness"), in two titles
+        or more (so "clothing", a category, is none). A product is for it when its title,
+        category, tags or description say the word or its doer ("trail runner"): a belay
+        device in the category "climbing" is for climbing."""
+        df: Counter[str] = Counter()
+        for item in self.items:
+            words = [w for w in _title_words(item.title) if not UNIT.match(w)]
+            df.update({w for w in words[:-1] if GERUND.match(w)})
+        names = {w for w, n in df.items() if n >= ACTIVITY_TITLES}
+        out: dict[str, set[str]] = {}
+        for name in sorted(names):
+            pattern = activity_pattern(name)
+            for item in self.items:
+                if pattern.search(_activity_text(item)):
+                    out.setdefault(name, set()).add(item.doc_id)
+        return out
+
+    @cached_property
+    def item_activities(self) -> dict[str, frozenset[str]]:
+        """Doc id -> the activities its product's own words name (none: a pot, a beanie)."""
+        found: dict[str, set[str]] = {}
+        for activity, docs in self.activities.items():
+            for doc_id in docs:
+                found.setdefault(doc_id, set()).add(activity)
+        return {i.doc_id: frozenset(found.get(i.doc_id, ())) for i in self.items}
+
+    @cached_property
+    def implied_activities(self) -> dict[str, frozenset[str]]:
+        """Doc id -> the activities its product is for: those its own words name, else
+        (a tent footprint) those of its category's products, when most of them name one;
+        none in a category that is for no one thing (a pot among cookware)."""
+        own = self.item_activities
+        by_category: dict[str, list[Item]] = {}
+        for item in self.items:
+            by_category.setdefault(item.product.category, []).append(item)
+        inherited: dict[str, frozenset[str]] = {}
+        for category, items in by_category.items():
+            named = [own[i.doc_id] for i in items if own[i.doc_id]]
+            if category and len(named) * 2 > len(items):
+                inherited[category] = frozenset(a for acts in named for a in acts)
+        return {
+            i.doc_id: own[i.doc_id] or inherited.get(i.product.category, frozenset())
+            for i in self.items
+        }
+
+    @cached_property
     def category_names(self) -> list[str]:
         """The categories in catalogue order, as written."""
         return list(dict.fromkeys(i.product.category for i in self.items if i.product.category))
+
+
+def _activity_text(item: Item) -> str:
+    product = item.product
+    parts = [short_title(product.title), product.category, product.category_path]
+    parts += [*product.tags, product.description]
+    return normalize(" ".join(parts)).lower()
+
+
+def activity_pattern(activity: str) -> re.Pattern[str]:
+    """The activity ("running") or the one who does it ("runner", "runners") in lower-case
+    text; not the verb ("the strap runs under the sole", "runs 60 hours")."""
+    doer = activity[:-3] + "er"
+    return re.compile(rf"(?<![a-z])(?:{re.escape(activity)}|{re.escape(doer)}s?)(?![a-z])")
 
 
 def size_fits(wanted: str, sizes: str) -> bool:

@@ -13,7 +13,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bot.commerce.catalogue import GENDER_WORDS, Catalogue
+from bot.commerce.catalogue import GENDER_WORDS, Catalogue, activity_pattern
 from bot.commerce.glossary import translate
 from knowledge.loaders.values import AMBIGUOUS, SYMBOLS
 from knowledge.text import CJK_RUN, normalize, tokenize
@@ -171,6 +171,7 @@ class Constraints:
     nouns: list[str] = field(default_factory=list)  # catalogue product nouns (stemmed)
     categories: list[str] = field(default_factory=list)  # as the catalogue writes them
     lines: list[str] = field(default_factory=list)  # product-line names ("talus")
+    activities: list[str] = field(default_factory=list)  # the catalogue's ("running")
     flags: dict[str, bool] = field(default_factory=dict)  # yes/no attributes
     colours: list[str] = field(default_factory=list)
     size: str | None = None
@@ -207,7 +208,7 @@ class Constraints:
         if change.price_min is not None or change.price_max is not None:
             out.price_min, out.price_max = change.price_min, change.price_max
             out.currency = change.currency
-        for name in ("nouns", "categories", "lines", "colours", "missing"):
+        for name in ("nouns", "categories", "lines", "colours", "missing", "activities"):
             value = getattr(change, name)
             if value:
                 setattr(out, name, list(value))
@@ -371,6 +372,8 @@ def parse(text: str, catalogue: Catalogue) -> Constraints:
     for phrase, category in catalogue.categories.items():
         if _phrase_in(phrase, tokens) >= 0 and category not in c.categories:
             c.categories.append(category)
+    said = normalize(latin).lower()
+    c.activities = [a for a in catalogue.activities if activity_pattern(a).search(said)]
     c.missing = _missing(raw, zh_nouns, english, catalogue) if CJK_RUN.search(raw) else []
     c.query = _query_text(rest, english, reference.group() if reference else "")
     return c

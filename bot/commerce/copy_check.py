@@ -63,6 +63,8 @@ EST = re.compile(r"\b[a-z]{2,}est\b")
 CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 HASHTAG = re.compile(r"#(\w+)")
 MIN_WORDS = 5
+#: a text that says the same three words this often repeats itself
+REPEATED_TRIGRAM = 3
 #: the words a review summary is made of whatever the product: not evidence of anything
 SUMMARY_WORDS = frozenset(
     tokenize(
@@ -229,6 +231,16 @@ def count_words(text: str) -> int:
     """Words, counting two CJK characters as one (about what a Chinese word is)."""
     cjk = sum(len(m) for m in CJK_RUN.findall(text))
     return len(re.findall(r"[^\W\d_]+|\d+", CJK_RUN.sub(" ", text))) + cjk // 2
+
+
+def repeats(text: str) -> bool:
+    """Whether ``text`` loops: a run of three words said three times or more, one
+    character eight times in a row, or a short piece six times in a row."""
+    words = normalise(text).split()
+    grams = Counter(zip(words, words[1:], words[2:], strict=False))
+    if grams and grams.most_common(1)[0][1] >= REPEATED_TRIGRAM:
+        return True
+    return bool(re.search(r"(\S)\1{7,}|(\S{1,4}\s*)\2{5,}", text))
 
 
 def split_sentences(text: str) -> list[str]:
@@ -399,10 +411,7 @@ class CopyChecker:
             checks.append(
                 Check("quality", meta.group(), False, "speaks of the task, not the product")
             )
-        words = normalise(text).split()
-        grams = Counter(zip(words, words[1:], words[2:], strict=False))
-        looping = bool(grams) and grams.most_common(1)[0][1] >= 3
-        if looping or re.search(r"(\S)\1{7,}|(\S{1,4}\s*)\2{5,}", text):
+        if repeats(text):
             checks.append(Check("quality", text[:40], False, "repeats itself"))
         if language in ("en", "zh") and detect_language(text) != language:
             checks.append(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from bot.commerce.copy_check import count_words, split_sentences
+from bot.commerce.copy_check import CopyChecker, Source, count_words, repeats, split_sentences
 from knowledge.text import detect_language, tokenize
 
 if TYPE_CHECKING:
@@ -19,12 +19,14 @@ if TYPE_CHECKING:
 KEY_FACTS = ("material", "fill", "insulation", "weight", "waterproof_rating", "capacity")
 #: sentences of a review summary: not too short to say something, not too long to read
 REVIEW_SENTENCE_WORDS = (5, 35)
+#: a sentence whose words overlap a kept one's this much (Jaccard) says the same thing again
+NEAR_DUPLICATE = 0.6
 
 
 def extractive(item: CopyItem, settings: CopySettings) -> str:
     """The fallback copy of ``item`` for ``settings.task``, about ``settings.words`` long."""
     if settings.task == "review-summary":
-        return review_summary(item.reviews, words=settings.words)
+        return review_summary(item.reviews, words=settings.words, source=item.source)
     sentences = own_sentences(item.description, settings.language)
     title = own_title(item.title, settings.language)
     words = settings.words
@@ -92,16 +94,25 @@ def hashtags(item: CopyItem, n: int = 3) -> list[str]:
     return [f"#{t}" for t in dict.fromkeys(t for t in tags if t)][:n]
 
 
-def review_summary(reviews: list[str], *, words: int) -> str:
+def review_summary(reviews: list[str], *, words: int, source: Source | None = None) -> str:
     """The reviews' most shared sentences: each sentence scored by how many of its words
-    the *other* reviews use (centrality), at most one per review, best first."""
+    the *other* reviews use (centrality), at most one per review, best first. A sentence
+    that says a kept one again (near-identical words), or that would make the summary
+    repeat itself as the checker sees it (three words said three times), is passed over
+    for the next one: the summary covers more of what the reviews say, and passes. With
+    ``source`` (what the summary is checked against), a sentence the checker would reject
+    on its own is passed over too: a reviewer's "not the best" is no "best", and "I can't
+    say" reads as a summary that speaks of itself."""
+    checker = CopyChecker(min_words=0) if source is not None else None
     candidates: list[tuple[float, int, str]] = []
     bags = [set(tokenize(r)) for r in reviews]
     low, high = REVIEW_SENTENCE_WORDS
     for n, review in enumerate(reviews):
         for sentence in split_sentences(review):
             size = count_words(sentence)
-            if not low <= size <= high:
+            if not low <= size <= high or repeats(sentence):
+                continue
+            if checker is not None and not checker.check(sentence, source).passed:
                 continue
             own = set(tokenize(sentence))
             if not own:
@@ -110,6 +121,7 @@ def review_summary(reviews: list[str], *, words: int) -> str:
             candidates.append((shared / len(own) ** 0.5, n, sentence))
     candidates.sort(key=lambda c: -c[0])
     kept: list[str] = []
+    kept_words: list[set[str]] = []
     used: set[int] = set()
     total = 0
     for _, n, sentence in candidates:
@@ -117,7 +129,13 @@ def review_summary(reviews: list[str], *, words: int) -> str:
             continue
         if kept and total + count_words(sentence) > words * 1.3:
             continue
+        own = set(tokenize(sentence))
+        if any(_overlap(own, other) >= NEAR_DUPLICATE for other in kept_words):
+            continue
+        if repeats(" ".join([*kept, sentence])):
+            continue
         kept.append(sentence)
+        kept_words.append(own)
         used.add(n)
         total += count_words(sentence)
         if total >= words:
@@ -125,3 +143,8 @@ def review_summary(reviews: list[str], *, words: int) -> str:
     if not kept and reviews:
         kept = [split_sentences(reviews[0])[0]] if split_sentences(reviews[0]) else []
     return " ".join(kept)
+
+
+def _overlap(a: set[str], b: set[str]) -> float:
+    """Jaccard overlap of two sentences' words (stemmed tokens)."""
+    return len(a & b) / len(a | b) if a and b else 0.0

@@ -1,5 +1,7 @@
 """Product recommendations: the request's constraints as filters, the rest ranked by the
 retriever's similarity (dense + lexical) to the request and to the shopper's history,
+kept to the activity the shopper is shopping for (the one the request names, else the
+history's: no belay device for a runner's race; see ``Catalogue.activities``),
 near-duplicates collapsed, and a reason for each pick built from the product's own data.
 
     recommender = Recommender(kb.retriever())
@@ -41,6 +43,11 @@ SAME_CATEGORY_PENALTY = 0.05
 SAME_NOUN_PENALTY = 0.08
 KIDS_PENALTY = 0.15
 CATEGORY_BOOST = 0.1
+#: a product for another activity than the request's (or, when it names none, the
+#: history's): climbing gear for a runner's race
+ACTIVITY_PENALTY = 0.3
+#: ... and one for the same activity (the soft flask for the runner's race)
+ACTIVITY_BOOST = 0.15
 #: product nouns whose best matches set the scale of a good match (see Recommender.typical)
 TYPICAL_NOUNS = 16
 NOISE_SHARE = 0.5
@@ -328,6 +335,9 @@ class Recommender:
                 sim = self._similarity(f"{ref.short_title}. {ref.product.description}", candidates)
                 history_parts.append((weight, _standout({d: s for d, (s, _) in sim.items()})))
         history_gender = self._history_gender(history, result)
+        activities = self._activities(c, history, result)
+        own_of = self.catalogue.item_activities
+        implied_of = self.catalogue.implied_activities
         prices = sorted(i.product.price or 0.0 for i in candidates)
         weights = sorted(i.weight_g for i in candidates if i.weight_g is not None)
         out = []
@@ -340,6 +350,11 @@ class Recommender:
                 score += CATEGORY_BOOST
             if c.nouns and not set(c.nouns) & item.nouns:
                 score -= CATEGORY_BOOST  # in the category, but named otherwise (a footprint)
+            if activities and (implied := implied_of.get(item.doc_id)):
+                if own_of[item.doc_id] & activities:
+                    score += ACTIVITY_BOOST  # its own words say it is for that
+                elif not implied & activities:
+                    score -= ACTIVITY_PENALTY  # for something the shopper is not doing
             wanted = c.gender or history_gender
             if item.gender == "kids" and wanted != "kids":
                 score -= KIDS_PENALTY
@@ -356,6 +371,18 @@ class Recommender:
             out.append((score, relevance, item))
         out.sort(key=lambda t: -t[0])
         return out
+
+    def _activities(
+        self, c: Constraints, history: History, result: Recommendation
+    ) -> frozenset[str]:
+        """What the shopper is shopping for: the activities the request names ("for a
+        runner"), else those of the products it refers to or of the history (the running
+        shoes they bought); empty when neither says."""
+        if c.activities:
+            return frozenset(c.activities)
+        of = self.catalogue.implied_activities
+        docs = [r.doc_id for r in result.references] or [d for d, _ in history.weighted()]
+        return frozenset(a for d in docs for a in of.get(d, ()))
 
     def _history_gender(self, history: History, result: Recommendation) -> str | None:
         """Who the shopper's own products are for, when they agree (men, women or kids)."""

@@ -190,16 +190,10 @@ def fewsum_products() -> list[dict[str, str]]:
 
 
 @pytest.mark.skipif(not FEWSUM.exists(), reason="needs ../shared/data/fewsum_amazon")
-@pytest.mark.xfail(
-    reason="known defect, open: the extractive fallback for a review summary can fail the "
-    "checker's own quality check ('repeats itself') on FewSum reviews; found at merge, "
-    "where ../shared is present (the branch's worktree skipped this test)",
-    strict=True,
-)
 def test_fewsum_review_summaries_state_only_what_the_reviews_say(tmp_path):
     """Real Amazon reviews: the fallback summary (what is kept when the model's fails) is
     made of the reviews' own sentences, and it passes the checker."""
-    rows = fewsum_products()[:10]
+    rows = fewsum_products()  # all 20 test products
     catalogue = tmp_path / "catalog.csv"
     with catalogue.open("w", encoding="utf-8", newline="") as handle:
         table = csv.writer(handle)
@@ -207,11 +201,11 @@ def test_fewsum_review_summaries_state_only_what_the_reviews_say(tmp_path):
         table.writerows([r["group_id"], f"Product {r['group_id']}", r["cat"]] for r in rows)
     reviews = {r["group_id"]: [r[f"rev{n}"] for n in range(1, 9)] for r in rows}
     items, without = items_for(load_catalog(catalogue), reviews=reviews)
-    assert len(items) == 10 and without == []
+    assert len(items) == len(rows) == 20 and without == []
     fake = FakeGenerator(default_reply="The best purse ever, 100% genuine leather, only $5!")
     writer = CopyWriter(fake, CopySettings("review-summary", retries=0))
     stats = write_batch(writer, items, tmp_path / "summaries.json", manifest={"t": 1})
-    assert stats.statuses == {"fallback": 10}
+    assert stats.statuses == {"fallback": 20}
     written = json.loads((tmp_path / "summaries.json").read_text(encoding="utf-8"))["items"]
     checker = CopyChecker()
     for item in items:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.commerce.copy import CopySettings, CopyWriter, tidy
-from bot.commerce.copy_check import CopyChecker, numbers_in
+from bot.commerce.copy_check import CopyChecker, Source, numbers_in, repeats, split_sentences
 from bot.commerce.copy_fallback import review_summary
 from bot.commerce.copy_items import CopyItem
 from bot.generators import FakeGenerator, GeneratorError
@@ -169,8 +169,45 @@ def test_a_review_summary_is_written_from_the_reviews(jacket):
     ).write(item)
     assert bad.status == "fallback"
     assert ("number", "395 g") in {(r["kind"], r["claim"]) for r in bad.rejected[0]["reasons"]}
-    assert bad.text == review_summary(reviews, words=30)
+    assert bad.text == review_summary(reviews, words=30, source=item.source)
     assert "straps broke" in bad.text
+
+
+def test_the_review_summary_fallback_says_each_thing_once_and_does_not_loop():
+    """Reviews that say the same thing in nearly the same words, and name the product in
+    every sentence: the fallback keeps one of the near-identical sentences, never says the
+    same three words three times, and passes the checker's quality checks as it stands."""
+    reviews = [
+        "The canvas tote bag is roomy and the straps feel strong.",
+        "The canvas tote bag is roomy, and the straps feel very strong.",
+        "The canvas tote bag holds my laptop and two books easily.",
+        "The canvas tote bag faded after one wash in cold water.",
+        "Stitching along the handles came loose within a month.",
+        "Lovely colour, and the inside pocket fits my phone and keys.",
+    ]
+    source = Source("\n".join(["Canvas Tote", *reviews]))
+    text = review_summary(reviews, words=60, source=source)
+    sentences = split_sentences(text)
+    assert len(sentences) >= 3
+    assert not (reviews[0] in sentences and reviews[1] in sentences)  # near-identical
+    assert not repeats(text)
+    assert set(sentences) <= set(reviews)  # the reviews' own sentences
+    report = CopyChecker(min_words=10).check(text, source, support=0.35)
+    assert report.passed, report.failures
+
+
+def test_the_review_summary_fallback_leaves_out_sentences_the_checker_rejects():
+    """A reviewer's sentence that would fail on its own (it speaks as the bot must not:
+    "I can't ...") is not put in the summary."""
+    reviews = [
+        "I can't say whether the zip will last, it is too soon.",
+        "The zip runs smoothly and the lining is soft.",
+        "Soft lining, smooth zip, and it keeps the rain out.",
+    ]
+    source = Source("\n".join(["Rain Jacket", *reviews]))
+    text = review_summary(reviews, words=30, source=source)
+    assert text and "I can't" not in text
+    assert CopyChecker().check(text, source).passed
 
 
 def _doc(item: CopyItem):

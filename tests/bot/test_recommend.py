@@ -18,7 +18,7 @@ from connectors.base import reply_as_text
 
 RUNNING_SHOE = "KR-FTW-005"  # Fellrunner Trail Running Shoe (Men's), $145
 HIKING_BOOT = "KR-FTW-001"  # Scree Mid Waterproof Hiking Boot (Men's), 540 g per boot
-UNRELATED_TO_RUNNING = {"tents", "sleeping-bags", "sleeping-pads", "cookware"}
+UNRELATED_TO_RUNNING = {"tents", "sleeping-bags", "sleeping-pads", "cookware", "climbing"}
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +71,56 @@ def test_a_runner_asking_for_race_gear_under_80_gets_diverse_in_stock_picks_with
     assert all(card.reason and card.url and card.price for card in reply.products)
     assert "because you bought the Fellrunner Trail Running Shoe" in reply.products[0].reason
     assert generator.history == []  # recommendations never call the model
+
+
+def test_a_runners_picks_are_for_running_not_for_another_activity(recommender, catalogue):
+    """The race request says nothing the catalogue matches ("race"), so the running shoes
+    bought rank the picks: a product whose own words say running (the soft flask, the
+    night-running headlamp) comes first, and none whose words say only another activity
+    the catalogue names products by (the belay device, in "climbing") is picked."""
+    history = History(bought=[catalogue.find(RUNNING_SHOE).doc_id])
+    result = recommender.recommend("something for my next race under $80", history=history)
+    own = catalogue.item_activities
+    assert own[catalogue.find(RUNNING_SHOE).doc_id] == {"running"}
+    assert "running" in own[result.picks[0].item.doc_id]
+    for pick in result.picks:
+        implied = catalogue.implied_activities[pick.item.doc_id]
+        assert not implied or "running" in implied or "hiking" in implied, pick.item.title
+        assert "climbing" not in own[pick.item.doc_id]
+    running = {
+        d for d in catalogue.activities["running"] if catalogue.by_doc[d].product.price <= 80
+    }
+    running = {d for d in running if catalogue.by_doc[d].product.in_stock}
+    assert running and running <= {p.item.doc_id for p in result.picks}
+
+
+def test_an_activity_the_request_names_outranks_the_history(recommender, catalogue):
+    """A runner who asks for climbing gear gets climbing gear: the request's activity is
+    the one that counts, the history's only when the request names none."""
+    history = History(bought=[catalogue.find(RUNNING_SHOE).doc_id])
+    result = recommender.recommend("something for climbing under $80", history=history)
+    assert result.constraints.activities == ["climbing"]
+    assert result.picks
+    assert all("climbing" in catalogue.implied_activities[p.item.doc_id] for p in result.picks)
+
+
+def test_the_catalogues_activities_are_its_own_words(catalogue):
+    """Activities are the -ing words titles name products by ("Trail Running Shoe"), not a
+    category that happens to end in -ing ("clothing"); a product is for one when its words
+    say so, or its category's name does (a belay device in "climbing"); the verb ("runs up
+    to 60 hours", "a strap runs under the sole") is not the activity."""
+    assert {"running", "climbing", "hiking"} <= set(catalogue.activities)
+    assert "clothing" not in catalogue.activities
+    belay = next(i for i in catalogue.items if i.product.title == "Tube Belay Device")
+    assert catalogue.item_activities[belay.doc_id] == {"climbing"}
+    for item in catalogue.items:
+        if (
+            " runs " in item.product.description
+            and "running" not in item.product.description.lower()
+        ):
+            assert "running" not in catalogue.item_activities[item.doc_id], item.product.title
+    flask = next(i for i in catalogue.items if i.product.title == "Soft Flask 500 mL")
+    assert catalogue.item_activities[flask.doc_id] == {"running"}
 
 
 def test_a_waterproof_jacket_under_150_is_recommended_not_asked_about(bot, catalogue):

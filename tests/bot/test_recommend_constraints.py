@@ -161,3 +161,18 @@ def test_no_question_of_the_stores_own_faq_is_taken_for_a_shopping_request(bot):
         questions = [row["question"] for row in csv.DictReader(handle)]
     routed = [q for q in questions if ask(bot, q, session=f"faq-{q}").action == "recommend"]
     assert routed == []
+
+
+@pytest.mark.parametrize(
+    ("text", "activities"),
+    [
+        ("a gift for a runner under $50", ["running"]),
+        ("something for climbing", ["climbing"]),
+        ("gear for hikers", ["hiking"]),
+        ("跑步用的东西", ["running"]),  # the glossary's English
+        ("something for my next race under $80", []),  # no activity the catalogue names
+        ("a jacket that runs small", []),  # the verb is no activity
+    ],
+)
+def test_the_activity_a_request_names(catalogue, text, activities):
+    assert parse(text, catalogue).activities == activities
