@@ -88,6 +88,17 @@ NOT_MONEY = re.compile(
     re.I,
 )
 
+#: what may follow an amount written without a currency for it to be a price: the end of
+#: the request, punctuation, or a word that joins it to the rest ("under 150 for a tent");
+#: a noun after it makes it a count of something ("over 40 runners", "超过3年")
+BARE_AMOUNT_END = re.compile(
+    r"\s*(?:$|[.,!?;:)\]，。！？；：、）]|(?:for|and|or|but|please|pls|with|that|which|if|so|"
+    r"max|tops|budget|total|each|or less|or so|range|price|dollars?|bucks|ok|okay|thanks|thx|"
+    r"is|are|would|will|i|we|you|at|in|on|to)\b|"
+    r"[的吧呢吗啊呀左上以之内起价预])",
+    re.I,
+)
+
 RECIPIENTS = {
     "him": "men",
     "his": "men",
@@ -274,6 +285,8 @@ def parse_price(text: str, catalogue_currency: str) -> tuple[float | None, float
             amounts = _amounts(match.group())
             if not amounts:
                 continue
+            if not any(c for _, c in amounts) and not BARE_AMOUNT_END.match(text[match.end() :]):
+                continue  # "over 40 runners", "at least 2 pockets", "超过3年": a count
             code = next((c for _, c in amounts if c), "")
             code = currency_code(code, catalogue_currency)
             rest = (text[: match.start()] + " " + text[match.end() :]).strip()

@@ -39,6 +39,13 @@ def bot(demo_kb):
         ("a jacket around $200", 160, 240, "USD"),
         ("a 2 person tent", None, None, ""),  # a count, not a price
         ("a pack under 20 L", None, None, ""),
+        # a bare number followed by a noun counts something: it is no budget
+        ("shirts for over 40 runners in my club", None, None, ""),
+        ("a pack with at least 2 pockets", None, None, ""),
+        ("我用了超过3年的背包坏了", None, None, ""),
+        ("under 150 for a tent", None, 150, ""),
+        ("200以内的外套", None, 200, ""),
+        ("a shell over 200 is fine", 200, None, ""),
     ],
 )
 def test_price_ranges_and_currencies(text, low, high, currency):
