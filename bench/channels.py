@@ -21,27 +21,22 @@ answers take; ``/api/chat`` beside it shows how long the answers themselves take
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
 import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-
-# run as a script, this folder is first on sys.path and bench/copy.py would shadow the
-# standard library's copy (which dataclasses imports): drop it, import bench.* by package
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
-
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-from collections import defaultdict  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
