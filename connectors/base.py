@@ -354,7 +354,7 @@ def register(cls: type[Connector]) -> type[Connector]:
 
 
 def _load_builtins() -> None:
-    from connectors import replay_channel, slack, web  # noqa: F401 - registers them
+    from connectors import replay_channel, slack, web, wechat  # noqa: F401 - registers them
 
 
 def available() -> list[str]:
