@@ -177,7 +177,9 @@ def test_wechatpys_published_vectors_pass_our_signature_and_crypto():
     assert signature("test", "1410685589", "test") == "f21891de399b4e33a1a93c9a7b8a8fffb5a443ff"
     check_signature("test", signature("test", "1410685589", "test"), "1410685589", "test")
     token, key, corp = "123456", "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR", "wx49f0ab532d5d035a"
-    echo = "4ByGGj+sVCYcvGeQYhaKIk1o0pQRNbRjxybjTGblXrBaXlTXeOo1+bXFXDQQb1o6co6Yh9Bv41n7hOchLF6p+Q=="
+    echo = (
+        "4ByGGj+sVCYcvGeQYhaKIk1o0pQRNbRjxybjTGblXrBaXlTXeOo1+bXFXDQQb1o6co6Yh9Bv41n7hOchLF6p+Q=="
+    )
     assert signature(token, "1411443780", "437374425", echo) == (
         "dd6b9c95b495b3f7e2901bfbc76c664930ffdb96"
     )
@@ -323,8 +325,12 @@ def test_refused_callbacks_get_a_4xx_nothing_answered_no_crash(
         response = httpx.post(url, params=callback.query, content=callback.body, timeout=30)
         expected = (400, "xml_entities" if problem == "entities" else "bad_xml")
         # and unsealed, as the outer body
-        outer = httpx.post(url, params=query | {"encrypt_type": "aes", "msg_signature": "x"},
-                           content=bad.encode(), timeout=30)  # fmt: skip
+        outer = httpx.post(
+            url,
+            params=query | {"encrypt_type": "aes", "msg_signature": "x"},
+            content=bad.encode(),
+            timeout=30,
+        )
         assert outer.status_code in (400, 401)
     assert (response.status_code, response.json()["error"]["code"]) == expected, response.text
     assert len(response.json()["error"]["message"]) > 20
@@ -413,9 +419,7 @@ def test_a_message_without_letters_is_answered_in_chinese(wechat_server):
     assert passive(response)["Content"].isascii()
 
 
-def test_handoff_then_silence_then_an_agent_reply_reaches_the_wechat_user(
-    wechat_server, fake_api
-):
+def test_handoff_then_silence_then_an_agent_reply_reaches_the_wechat_user(wechat_server, fake_api):
     user = new_user()
     session_id = f"wechat:gh_shop:{user}"
     response, _ = wechat_server.post(text_xml(user, "转人工"), user=user)
@@ -483,13 +487,16 @@ def test_wecom_message_round_trip_passive_and_through_message_send(
 
 
 # ---------------------------------------------------------------------------- the message API
-def test_the_access_token_is_fetched_once_refreshed_when_refused_and_never_logged(
-    fake_api, caplog
-):
+def test_the_access_token_is_fetched_once_refreshed_when_refused_and_never_logged(fake_api, caplog):
     caplog.set_level(logging.DEBUG)
     connector = WeChatConnector(
-        {"token": TOKEN, "app_id": APP_ID, "app_secret": APP_SECRET, "encryption": "plaintext",
-         "api_base": fake_api.url}  # fmt: skip
+        {
+            "token": TOKEN,
+            "app_id": APP_ID,
+            "app_secret": APP_SECRET,
+            "encryption": "plaintext",
+            "api_base": fake_api.url,
+        }
     )
     user = new_user()
     context = {"from": user, "to": "gh_shop"}
@@ -508,8 +515,13 @@ def test_the_access_token_is_fetched_once_refreshed_when_refused_and_never_logge
 def test_an_injected_access_token_is_used_as_is(fake_api):
     fake_api.valid.add("INJECTED-TOKEN")
     connector = WeChatConnector(
-        {"token": TOKEN, "app_id": APP_ID, "access_token": "INJECTED-TOKEN",
-         "encryption": "plaintext", "api_base": fake_api.url}  # fmt: skip
+        {
+            "token": TOKEN,
+            "app_id": APP_ID,
+            "access_token": "INJECTED-TOKEN",
+            "encryption": "plaintext",
+            "api_base": fake_api.url,
+        }
     )
     before = len(fake_api.token_requests)
     user = new_user()
@@ -528,8 +540,13 @@ def test_long_replies_are_split_at_sentences_to_fit_a_message(fake_api):
     )
     # a reply longer than one message: acknowledged, sent in pieces, in order
     connector = WeChatConnector(
-        {"token": TOKEN, "app_id": APP_ID, "app_secret": APP_SECRET, "encryption": "plaintext",
-         "api_base": fake_api.url}  # fmt: skip
+        {
+            "token": TOKEN,
+            "app_id": APP_ID,
+            "app_secret": APP_SECRET,
+            "encryption": "plaintext",
+            "api_base": fake_api.url,
+        }
     )
     user = new_user()
     message = IncomingMessage(
