@@ -504,6 +504,10 @@ class _WeChatBase(Connector):
     def make_api(self) -> PlatformAPI:  # pragma: no cover
         raise NotImplementedError
 
+    def encrypts(self) -> bool:
+        """Whether every message of this channel comes (and is answered) encrypted."""
+        return True
+
     @property
     def own_id(self) -> str:
         """The id the encrypted payload must name (AppID / CorpID)."""
@@ -669,8 +673,9 @@ class _WeChatBase(Connector):
         context = message.meta.get(ADDRESS) or {}
         pieces = self.texts_of(reply)
         key = message.meta.get("message_id")
-        if reply.meta.get("repeated") or len(pieces) != 1 or not context:
+        if reply.meta.get("repeated") or len(pieces) != 1:
             return ChannelResponse(200, ACK)
+        context = {"from": "", "to": "", "encrypted": self.encrypts(), **context}
         response = self.passive_text(pieces[0], context)
         if key:
             self.deliveries.answered(str(key), response)
@@ -763,6 +768,9 @@ class WeChatConnector(_WeChatBase):
             timeout=opts.api_timeout_s,
             name="wechat",
         )
+
+    def encrypts(self) -> bool:
+        return self.options.encryption == "safe"  # type: ignore[attr-defined]
 
     @property
     def own_id(self) -> str:
