@@ -600,7 +600,7 @@ class _WeChatBase(Connector):
             "nonce": request.query.get("nonce", ""),
             "from": str(message.source or ""),
             "to": str(message.target or ""),
-            "agent": getattr(message, "agent", None),
+            "agent": self.agent_of(message),
         }
         if not context["from"]:
             raise ChannelError(400, "bad_xml", "the message has no FromUserName")
@@ -640,6 +640,14 @@ class _WeChatBase(Connector):
 
     def url_verification(self, request: ChannelRequest) -> ChannelResponse:
         raise NotImplementedError  # pragma: no cover
+
+    def agent_of(self, message: Any) -> int | None:
+        """The WeCom application a message is for (None on an Official Account)."""
+        return None
+
+    def acknowledge(self, messages: list[IncomingMessage]) -> ChannelResponse:
+        """``success``: WeChat takes the message as received and does not retry it."""
+        return ChannelResponse(200, ACK)
 
     def session_id(self, context: Mapping[str, Any]) -> str:
         raise NotImplementedError  # pragma: no cover
@@ -895,9 +903,11 @@ class WeComConnector(_WeChatBase):
         plain = self.decrypt(request, cipher)
         return _message(parse_work_message, parse_xml(plain), plain), True
 
+    def agent_of(self, message: Any) -> int | None:
+        return getattr(message, "agent", None) or self.options.agent_id  # type: ignore[attr-defined]
+
     def session_id(self, context: Mapping[str, Any]) -> str:
-        agent = context.get("agent") or self.options.agent_id  # type: ignore[attr-defined]
-        return f"wecom:{context['to']}:{agent}:{context['from']}"
+        return f"wecom:{context['to']}:{context['agent']}:{context['from']}"
 
     def api_message(self, context: Mapping[str, Any], text: str) -> dict[str, Any]:
         return {
