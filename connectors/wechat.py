@@ -594,7 +594,12 @@ class _WeChatBase(Connector):
             return Inbound(response=self.url_verification(request))
         if request.method.upper() != "POST":
             raise ChannelError(405, "method_not_allowed", "WeChat callbacks are GET or POST")
-        message, encrypted = self.open_message(request)
+        try:
+            message, encrypted = self.open_message(request)
+        except ChannelError as exc:
+            if exc.status == 400 and exc.code in ("bad_xml", "xml_entities"):
+                log.warning("%s request refused (%s) from %s", self.name, exc.code, request.client)
+            raise
         context = {
             "encrypted": encrypted,
             "nonce": request.query.get("nonce", ""),
