@@ -469,8 +469,6 @@ class _WeChatBase(Connector):
     answers_later = True  # the worker answers and sends what the window could not carry
     methods: ClassVar[frozenset[str]] = frozenset({"GET", "POST"})
     reply_window_s: ClassVar[float | None] = 4.0
-    #: the console setting names, for error messages (``channels.<name>.<key>``)
-    _prefix: ClassVar[str]
     _crypto_class: ClassVar[type]
     _reply_class: ClassVar[type]
 
