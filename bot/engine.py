@@ -53,7 +53,7 @@ from bot.privacy import META_KEY, Redactor, redact_tree
 from bot.privacy.retention import Retention
 from bot.prompts import SYSTEM_POLICY, PromptBuilder
 from bot.sessions import Session, SessionStore, Turn
-from bot.sessions.base import ANSWER, PENDING
+from bot.sessions.base import ADDRESS, ANSWER, PENDING
 from bot.types import Citation, IncomingMessage, ProductCard, Reply
 from knowledge.kb import KnowledgeBase
 from knowledge.retriever import Hit
@@ -636,7 +636,7 @@ class Bot:
             if stored and session.turns[-1] is not user_turn:  # others came in between
                 turns[-1].meta[REPLY_TO] = user_turn.meta.get("message_id")
         redact = partial(self.redact, session=session)  # metadata too, whoever put it there
-        state = {k: v for k, v in session.meta.items() if k != META_KEY}
+        state = {k: v for k, v in session.meta.items() if k not in (META_KEY, ADDRESS)}
         session.meta.update(redact_tree(state, redact))  # (redacting may number a placeholder)
         for turn in turns:
             turn.meta = redact_tree(turn.meta, redact, skip=("message_id", REPLY_TO))

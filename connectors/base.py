@@ -1,20 +1,22 @@
-"""The connector interface every channel implements, and the registry that finds them.
+"""The connector interface every channel implements: inbound (``Connector``) and outbound
+(``connectors.outbound``), over framework-neutral requests and responses.
 
 A connector translates between one platform and the bot:
 
-    ChannelRequest ─verify,parse─▶ IncomingMessage ─Bot.reply─▶ Reply ─render─▶ ChannelResponse
+    ChannelRequest ─verify,parse─▶ IncomingMessage ─Bot.reply─▶ Reply ─render / send─▶ platform
 
 ``ChannelRequest`` / ``ChannelResponse`` are framework-neutral (plain bytes, headers and a
 status), so a connector can be driven without a web server: the HTTP server adapts them to
-FastAPI, transcript replay and the tests build them directly. Built-in connectors are
-registered by name; config.yaml enables them under ``channels:``, where a key may also be a
-dotted import path (``mypackage.channels:TelegramConnector``) to a third-party connector.
+FastAPI and runs them through its ``Dispatcher`` (``connectors/dispatch.py``); transcript
+replay and the tests build them directly. Which connectors exist, and how config.yaml names
+them, is ``connectors/registry.py``: this module imports no channel.
 """
 
 from __future__ import annotations
 
-import importlib
+import contextlib
 import json
+import logging
 import math
 import re
 import sys
@@ -25,12 +27,32 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import ValidationError
 
+from bot.sessions import Session
 from bot.types import IncomingMessage, Reply
+from connectors.outbound import Conversation, Outbound, reply_as_text
 from knowledge.config import StrictModel
 from knowledge.errors import ConfigError, ShopbotError
 
 if TYPE_CHECKING:
     from bot.engine import Bot
+
+__all__ = [
+    "ChannelError",
+    "ChannelRequest",
+    "ChannelResponse",
+    "Connector",
+    "ConnectorOptions",
+    "Conversation",
+    "Headers",
+    "Inbound",
+    "Outbound",
+    "check_json",
+    "parse_json",
+    "reply_as_text",
+    "validated_options",
+]
+
+log = logging.getLogger(__name__)
 
 
 class ChannelError(ShopbotError):
@@ -245,23 +267,51 @@ class ConnectorOptions(StrictModel):
 
 
 class Connector(ABC):
-    """One channel. Subclasses set ``name`` and implement ``parse`` and ``render``.
+    """One channel's inbound half, and the hooks the dispatcher drives it by.
 
-    ``handle`` runs the whole round trip for platforms that answer in the HTTP response.
-    Platforms that answer out of band (a REST call back) override ``deliver``.
+    Subclasses set ``name`` and implement ``parse`` and ``render``. The server's
+    ``Dispatcher`` (``connectors/dispatch.py``) runs every request the same way: ``verify``
+    → ``parse`` → limits (``sender``) → the conversation's lock and an answering slot →
+    ``Bot.reply`` → deliver, in one of three modes set by class attributes:
+
+    - inline (the default): the rendered reply is the HTTP response (``deliver``);
+    - ``answers_later``: the platform gets ``acknowledge(messages)`` at once and a worker
+      delivers the answer with ``send``, through ``outbound`` (Slack: 3 s to answer);
+    - ``answers_later`` and ``reply_window_s``: a worker starts answering; a reply ready
+      within the window is the HTTP response (``render``: WeChat's passive reply),
+      otherwise the platform gets ``acknowledge`` and the reply goes out with ``send``.
+      Exactly one of the two happens.
+
+    ``address`` says where the customer can be reached out of band; the dispatcher stores
+    it with the conversation so that a human agent's message (``relay``) reaches them on
+    the platform they wrote from.
     """
 
     name: ClassVar[str]
     Options: ClassVar[type[ConnectorOptions]] = ConnectorOptions
-    #: acknowledge at once and answer from a worker with ``send`` (a platform with a short
-    #: window, such as Slack's 3 s); otherwise the answer is the HTTP response
+    #: the HTTP methods ``/channels/<name>`` accepts (WeChat checks its URL with a GET);
+    #: any other is a 405 naming these
+    methods: ClassVar[frozenset[str]] = frozenset({"POST"})
+    #: acknowledge at once and answer from a worker (a platform with a short window);
+    #: otherwise the answer is the HTTP response
     answers_later: ClassVar[bool] = False
+    #: with ``answers_later``: seconds the HTTP response may wait for the answer before it
+    #: falls back to the acknowledgement (None: acknowledge at once)
+    reply_window_s: ClassVar[float | None] = None
+    #: what the customer is told out of band when the bot could not answer
+    fallback_text: ClassVar[str] = (
+        "Sorry, I could not answer that just now. Please try again in a moment."
+    )
 
     def __init__(self, options: ConnectorOptions | Mapping[str, Any] | None = None) -> None:
         if options is None or isinstance(options, Mapping):
-            options = _validated(self.Options, dict(options or {}), self.name)
+            options = validated_options(self.Options, dict(options or {}), self.name)
         self.options = options
+        #: the outbound half: how replies reach the platform out of band (None: only in
+        #: the HTTP response). Tests swap in a ``CollectingOutbound``.
+        self.outbound: Outbound | None = None
 
+    # ------------------------------------------------------------------ inbound
     def verify(self, request: ChannelRequest) -> None:  # noqa: B027 - optional hook
         """Raise ChannelError(401/403) unless the request really comes from the platform."""
 
@@ -269,132 +319,111 @@ class Connector(ABC):
     def parse(self, request: ChannelRequest) -> Inbound:
         """The customer messages in a request (ChannelError when it is malformed)."""
 
+    def sender(self, message: IncomingMessage, client: str | None) -> str:
+        """The key the per-sender rate limit counts: by default the platform's user (its
+        requests all come from the platform's servers); the web channel counts addresses."""
+        return f"{message.channel}:{message.user_id}"
+
+    def address(self, message: IncomingMessage) -> dict[str, Any] | None:
+        """Where ``message``'s customer is reached out of band (platform ids, JSON); None
+        when the channel answers only in the HTTP response."""
+        return None
+
+    def acknowledge(self, messages: list[IncomingMessage]) -> ChannelResponse:
+        """The platform's acknowledgement of a request answered later (an empty 200)."""
+        return ChannelResponse(200)
+
+    # ------------------------------------------------------------------ outbound
     @abstractmethod
     def render(self, reply: Reply, message: IncomingMessage) -> ChannelResponse:
         """The reply in the platform's format. A silent reply renders as an empty ack."""
 
     def deliver(self, replies: list[tuple[IncomingMessage, Reply]]) -> ChannelResponse:
-        """Send the replies; by default the (single) rendered reply is the HTTP response."""
+        """The HTTP response of an inline request: the (last) rendered reply."""
         if not replies:
             return ChannelResponse(200)
         message, reply = replies[-1]
         return self.render(reply, message)
 
+    def conversation(self, message: IncomingMessage) -> Conversation:
+        """The outbound address of ``message``'s conversation."""
+        return Conversation(
+            message.session_id, message.channel, self.address(message) or {}, message.user_id
+        )
+
     def send(self, message: IncomingMessage, reply: Reply, bot: Bot) -> None:
-        """Deliver one reply out of band (connectors with ``answers_later``)."""
-        raise NotImplementedError(f"the {self.name} channel answers in the HTTP response")
+        """Deliver one answer out of band (``answers_later``), through ``outbound``.
+
+        A ``repeated`` reply is the stored answer to a message answered before (a retry
+        arriving after a restart forgot it): it went out then, so nothing is sent."""
+        if reply.meta.get("repeated"):
+            log.info(
+                "%s message in %s answered before: not sent again", self.name, reply.session_id
+            )
+            return
+        self._outbound().send(self.conversation(message), reply)
+
+    def fallback(self, message: IncomingMessage, text: str | None = None) -> None:
+        """Tell the customer out of band that the bot could not answer (``answers_later``):
+        ``text`` says why when the customer may know (a rate limit), else ``fallback_text``."""
+        reply = Reply(text or self.fallback_text, "dont_know", 0.0, message.session_id)
+        self._outbound().send(self.conversation(message), reply)
+
+    def relay(self, session: Session, text: str) -> bool:
+        """A human agent's message (``/api/sessions/{id}/agent``) to ``session``'s customer,
+        at the address stored with it; False when the channel cannot reach them out of band
+        (the web widget reads it from the conversation's history)."""
+        where = Conversation.of(session)
+        if self.outbound is None or where is None:
+            return False
+        language = session.language or "en"
+        self.outbound.send(where, Reply(text, "handoff", 1.0, session.id, language))
+        return True
 
     def agent(self, message: IncomingMessage, bot: Bot, lock: Any) -> None:
         """A human agent's message arriving on the platform (``meta["agent"]``): relay it to
         the customer's conversation, or release the conversation (``answers_later``)."""
         raise NotImplementedError(f"the {self.name} channel takes no agent messages")
 
-    def fallback(  # noqa: B027 - optional hook
-        self, message: IncomingMessage, text: str | None = None
-    ) -> None:
-        """Tell the customer out of band that the bot could not answer (``answers_later``):
-        ``text`` says why when the customer may know (a rate limit), else a generic text."""
+    def _outbound(self) -> Outbound:
+        if self.outbound is None:
+            raise NotImplementedError(f"the {self.name} channel answers in the HTTP response")
+        return self.outbound
 
+    # ------------------------------------------------------------------ without a server
     def handle(self, request: ChannelRequest, bot: Bot) -> ChannelResponse:
-        """verify → parse → Bot.reply for each message → deliver; refusals become 4xx."""
+        """The round trip without a server (transcript replay, tests): verify → parse →
+        Bot.reply for each message → the response, with no limits and no worker (the server
+        runs requests through the ``Dispatcher``). Answers of ``answers_later`` channels go
+        out with ``send`` (inline within a ``reply_window_s``: offline, the answer is always
+        ready in time); refusals become 4xx."""
         try:
             self.verify(request)
             inbound = self.parse(request)
             if inbound.response is not None:
                 return inbound.response
-            replies = [(message, bot.reply(message)) for message in inbound.messages]
+            replies = []
+            for message in inbound.messages:
+                if message.meta.get("agent"):
+                    self.agent(message, bot, lambda _session_id: contextlib.nullcontext())
+                else:
+                    replies.append((message, bot.reply(message)))
         except ChannelError as exc:
             return exc.response()
         except ValueError as exc:  # the bot refused the message (empty, too long)
             return ChannelError(422, "bad_message", str(exc)).response()
-        return self.deliver(replies)
+        if not self.answers_later:
+            return self.deliver(replies)
+        if self.reply_window_s and len(replies) == 1 and not replies[0][1].meta.get("repeated"):
+            return self.render(replies[0][1], replies[0][0])
+        for message, reply in replies:
+            self.send(message, reply, bot)
+        return self.acknowledge(inbound.messages)
 
 
-# ---------------------------------------------------------------------------- text fallback
-def reply_as_text(reply: Reply, *, sources: bool = True, max_products: int = 5) -> str:
-    """A reply as plain text, for channels that cannot show links or cards.
-
-    Citations become a "Sources:" list, product cards one line each; a handoff reply is its
-    notice text; a silent reply is empty.
-    """
-    if reply.silent:
-        return ""
-    zh = reply.language == "zh"
-    parts = [reply.text.strip()]
-    if reply.products and reply.action != "recommend":  # a recommendation lists them itself
-        lines = []
-        for card in reply.products[:max_products]:
-            price = (
-                f" — {card.price:.2f} {card.currency}".rstrip() if card.price is not None else ""
-            )
-            url = f" {card.url}" if card.url else ""
-            lines.append(f"• {card.title}{price}{url}")
-        parts.append("\n".join(lines))
-    if sources and reply.citations and reply.action != "answer_faq":
-        head = "来源：" if zh else "Sources:"
-        lines = [head]
-        for citation in reply.citations:
-            url = f" {citation.url}" if citation.url else ""
-            lines.append(f"[{citation.n}] {citation.title}{url}")
-        parts.append("\n".join(lines))
-    return "\n\n".join(p for p in parts if p)
-
-
-# ---------------------------------------------------------------------------- registry
-_REGISTRY: dict[str, type[Connector]] = {}
-
-
-def register(cls: type[Connector]) -> type[Connector]:
-    """Class decorator: make a connector available under ``cls.name``."""
-    name = getattr(cls, "name", None)
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"{cls.__name__} needs a class attribute `name` to be registered")
-    _REGISTRY[name] = cls
-    return cls
-
-
-def _load_builtins() -> None:
-    from connectors import replay_channel, slack, web, wechat  # noqa: F401 - registers them
-
-
-def available() -> list[str]:
-    """Names of the built-in (and already registered) connectors."""
-    _load_builtins()
-    return sorted(_REGISTRY)
-
-
-def connector_class(name: str) -> type[Connector]:
-    """The connector registered as ``name``, or imported from ``package.module:Class``.
-
-    ConfigError says which names exist, or why the import failed.
-    """
-    _load_builtins()
-    if name in _REGISTRY:
-        return _REGISTRY[name]
-    if ":" not in name and "." not in name:
-        raise ConfigError(
-            f"unknown channel {name!r}: the built-in channels are {', '.join(available())}; "
-            "a third-party connector is named by its import path, e.g. mypackage.module:MyConnector"
-        )
-    module_name, _, attr = name.partition(":") if ":" in name else name.rpartition(".")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(
-            f"channel {name!r}: cannot import module {module_name!r} ({exc}); install the "
-            f"package that provides it. Built-in channels: {', '.join(available())}"
-        ) from None
-    cls = getattr(module, attr, None)
-    if not (isinstance(cls, type) and issubclass(cls, Connector)):
-        found = "nothing" if cls is None else type(cls).__name__
-        raise ConfigError(
-            f"channel {name!r}: {module_name}.{attr} is {found}, not a shopbot Connector "
-            "subclass (from connectors.base import Connector)"
-        )
-    return cls
-
-
-def _validated(model: type[ConnectorOptions], raw: dict[str, Any], name: str) -> ConnectorOptions:
+def validated_options(
+    model: type[ConnectorOptions], raw: dict[str, Any], name: str
+) -> ConnectorOptions:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -403,14 +432,3 @@ def _validated(model: type[ConnectorOptions], raw: dict[str, Any], name: str) ->
             for err in exc.errors()
         )
         raise ConfigError(f"{problems} (fix it in config.yaml)") from None
-
-
-def build_connectors(channels: Mapping[str, Mapping[str, Any] | None]) -> dict[str, Connector]:
-    """The enabled connectors, keyed by their config name (errors name the bad key)."""
-    built: dict[str, Connector] = {}
-    for key, raw in channels.items():
-        cls = connector_class(key)
-        options = _validated(cls.Options, dict(raw or {}), key)
-        if options.enabled:
-            built[key] = cls(options)
-    return built

@@ -1,5 +1,6 @@
-"""The chat service behind the HTTP API: limits, conversation locks, answering slots and
-streaming, independent of the web framework's routes."""
+"""The chat service behind the HTTP API: the dispatcher of every channel (limits,
+conversation locks, answering slots, workers: ``connectors.dispatch``) plus what only the
+web channel has (its sessions, streaming, history), independent of the web framework."""
 
 from __future__ import annotations
 
@@ -7,95 +8,74 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import threading
-import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Any
 
 from bot.engine import Bot
 from bot.sessions import Session
 from bot.sessions.base import ANSWER, INTERRUPTED, PENDING
 from bot.types import IncomingMessage, Reply
-from connectors.base import ChannelError, Connector
-from connectors.config import ServerConfig, ShopbotConfig
-from connectors.limits import RateLimited, RateLimiter
-from connectors.web import WebConnector, new_session_token, reply_payload
+from connectors.base import ChannelRequest, Connector
+from connectors.config import ShopbotConfig
+from connectors.dispatch import Dispatcher
+from connectors.web import WebConnector, new_session_token, reply_payload, unknown_session
 
 log = logging.getLogger(__name__)
 
+__all__ = ["ChatService", "history", "unknown_session"]
 
-class ChatService:
-    """Everything the HTTP layer needs, free of HTTP: sessions, limits, the bot."""
 
-    def __init__(self, bot: Bot, config: ShopbotConfig, web: WebConnector) -> None:
-        self.bot = bot
+class ChatService(Dispatcher):
+    """Everything the HTTP layer needs, free of HTTP: the dispatcher, sessions, the bot.
+
+    ``channels`` are the names of the channels this server serves: the agent routes reach
+    their conversations (and only theirs: the CLI's or a replayed transcript's share the
+    data folder but are not this server's)."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        config: ShopbotConfig,
+        web: WebConnector,
+        *,
+        channels: Collection[Connector] = (),
+    ) -> None:
+        super().__init__(bot, config.server)
         self.config = config
-        self.server: ServerConfig = config.server
         self.web = web
-        limits = self.server.rate_limit
-        self.per_session = RateLimiter(limits.per_session, limits.window_s)
-        self.per_ip = RateLimiter(limits.per_ip, limits.window_s)
-        self._locks: weakref.WeakValueDictionary[str, threading.Lock] = (
-            weakref.WeakValueDictionary()
-        )
-        self._locks_guard = threading.Lock()
-        # answering is CPU-bound: more at once only thrashes the cores and the GIL
-        slots = self.server.concurrency or 2 * (os.cpu_count() or 1)
-        self.slots = threading.BoundedSemaphore(slots)
+        web.sessions = bot.sessions  # a session_id the server never issued is a 404
+        self.channels: dict[str, Connector] = {c.name: c for c in channels}
+        self.channels[web.name] = web
         self._workers: set[asyncio.Future[None]] = set()
 
-    def lock(self, session_id: str) -> threading.Lock:
-        """The lock that keeps one conversation's messages in order."""
-        with self._locks_guard:
-            lock = self._locks.get(session_id)
-            if lock is None:
-                lock = threading.Lock()
-                self._locks[session_id] = lock
-            return lock
-
-    def limit(self, message: IncomingMessage, client: str) -> None:
-        """Count the message against both budgets, or against neither (RateLimited)."""
-        checks = (
-            (self.per_ip, client, "from your address"),
-            (self.per_session, message.session_id, "in this conversation"),
-        )
-        for limiter, key, what in checks:
-            wait = limiter.check(key, count=False)
-            if wait is not None:
-                raise RateLimited(
-                    f"too many messages {what}: at most {limiter.limit} per "
-                    f"{limiter.window_s:g} s. Try again in {wait:.0f} s",
-                    retry_after=wait,
-                )
-        for limiter, key, _ in checks:  # (a race may let one extra message through)
-            limiter.check(key)
-
     def require(self, session_id: str) -> None:
-        """ChannelError 404 unless the conversation exists on this channel (reads no turns)."""
-        self._web_session(session_id, last=0)
+        """ChannelError 404 unless the conversation exists on the web channel (no turns read)."""
+        self.web.require(session_id)
 
     def session(self, session_id: str) -> Session:
-        """The conversation with all its turns; ChannelError 404 when there is none."""
-        return self._web_session(session_id)
+        """A web conversation with all its turns; ChannelError 404 when there is none."""
+        return self._session(session_id, {self.web.name})
 
-    def _web_session(self, session_id: str, *, last: int | None = None) -> Session:
-        """A conversation of the web channel: those of other channels (the CLI's ``cli``,
-        a replayed transcript's) share the data folder but are not the web's to show."""
+    def conversation(self, session_id: str) -> Session:
+        """A conversation of any channel this server serves (the agent routes): 404 for
+        another's, or none."""
+        return self._session(session_id, self.channels)
+
+    def _session(self, session_id: str, channels: Collection[str]) -> Session:
         try:
-            found = self.bot.sessions.get(session_id, last=last)
+            found = self.bot.sessions.get(session_id)
         except ValueError:  # not even a valid id
             found = None
-        if found is None or found.channel != self.web.name:
+        if found is None or found.channel not in channels:
             raise unknown_session()
         return found
 
-    def prepare(self, body: Any, client: str) -> IncomingMessage:
-        """Validate a chat body and apply the limits; ChannelError/RateLimited otherwise."""
-        message = self.web.message(body, client=client)
-        if isinstance(body, dict) and body.get("session_id") is not None:
-            self.require(message.session_id)  # 404 for tokens the server never gave out
-        self.limit(message, client)
+    def prepare(self, request: ChannelRequest) -> IncomingMessage:
+        """A web request's message, session-checked and counted against the limits
+        (ChannelError/RateLimited otherwise): the start of the dispatcher's path, for the
+        stream that the dispatcher does not make."""
+        (message,) = self.receive(self.web, request).messages
+        self.limit(message, self.web.sender(message, request.client))
         return message
 
     def create_session(self, user_id: str = "anonymous") -> Session:
@@ -106,59 +86,11 @@ class ChatService:
         self.bot.sessions.save_state(session)
         return session
 
-    def reply(self, message: IncomingMessage) -> Reply:
-        with self.lock(message.session_id), self.slots:
-            return self.bot.reply(message)
-
-    def answer_later(self, connector: Connector, messages: list[IncomingMessage]) -> None:
-        """Answer ``messages`` in a worker thread and deliver with ``connector.send``: the
-        channel's HTTP request has been acknowledged already. The same limits (keyed by
-        the platform's user instead of an address), lock and slot as the web channel."""
-
-        def work() -> None:
-            for message in messages:
-                self._answer_one(connector, message)
-
-        worker = asyncio.ensure_future(asyncio.to_thread(work))
-        self._workers.add(worker)
-        worker.add_done_callback(self._workers.discard)
-
-    def _answer_one(self, connector: Connector, message: IncomingMessage) -> None:
-        if message.meta.get("agent"):  # a person of the support team: not for the bot
-            try:
-                connector.agent(message, self.bot, self.lock)
-            except Exception:
-                log.exception("%s agent message failed", message.channel)
-            return
-        try:
-            self.limit(message, f"{message.channel}:{message.user_id}")
-        except RateLimited as exc:
-            log.warning(
-                "%s message not answered (session %s): %s", message.channel, message.session_id, exc
-            )
-            self._fallback(connector, message, str(exc))
-            return
-        try:
-            reply = self.reply(message)
-        except ValueError as exc:  # the bot refused the message (too long): say why
-            self._fallback(connector, message, str(exc))
-            return
-        except Exception:  # the platform has had its 200: the customer gets a fallback
-            log.exception("%s reply failed (session %s)", message.channel, message.session_id)
-            self._fallback(connector, message)
-            return
-        try:
-            with self.lock(message.session_id):  # posts in order; handover state kept whole
-                connector.send(message, reply, self.bot)
-        except Exception:
-            log.exception("%s delivery failed (session %s)", message.channel, message.session_id)
-
-    @staticmethod
-    def _fallback(connector: Connector, message: IncomingMessage, text: str | None = None) -> None:
-        try:
-            connector.fallback(message, text)
-        except Exception:
-            log.exception("%s fallback failed (session %s)", message.channel, message.session_id)
+    def relay(self, session: Session, text: str) -> bool:
+        """A human agent's message to the customer on the conversation's own channel; False
+        when only its history carries it (the widget polls it)."""
+        connector = self.channels.get(session.channel)
+        return connector is not None and connector.relay(session, text)
 
     async def stream(self, message: IncomingMessage) -> AsyncIterator[str]:
         """Server-Sent Events for one message; errors after the start become an event.
@@ -200,15 +132,6 @@ class ChatService:
             elif event:
                 yield _sse("delta", {"text": event})
         yield _sse("done", {})
-
-
-def unknown_session() -> ChannelError:
-    return ChannelError(
-        404,
-        "unknown_session",
-        "this conversation does not exist (it may have expired): start a new one by sending "
-        "the message without session_id, or POST /api/sessions",
-    )
 
 
 _END = object()

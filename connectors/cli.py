@@ -639,7 +639,7 @@ def serve(
             cfg.server.host = host
         if port is not None:
             cfg.server.port = port
-        from connectors.base import build_connectors
+        from connectors.registry import build_connectors
 
         build_connectors(cfg.channels)  # a wrong channel fails now, not after the models load
         if not no_index:

@@ -16,13 +16,11 @@ from connectors.base import (
     ChannelResponse,
     Connector,
     Inbound,
-    register,
     reply_as_text,
 )
 from connectors.web import reply_payload
 
 
-@register
 class ReplayConnector(Connector):
     """Drives the bot from transcripts; no server, no signatures."""
 

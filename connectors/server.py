@@ -13,11 +13,16 @@ or a generic 500 when the server itself fails: see ``http_errors``):
     POST /api/sessions/{token}/agent    a human agent's message   (Bearer server.admin_token)
     POST /api/sessions/{token}/release  hand the conversation back (Bearer server.admin_token)
     POST /channels/{name}           other enabled connectors (Slack, WeChat, ...); web = /api/chat
+                                    (GET too, or other methods, when the connector declares them)
     GET  /docs                      OpenAPI documentation (its assets served here: offline)
 
-The bot is synchronous (CPU-bound retrieval, a serialised local model), so it runs in the
-threadpool; messages of one conversation are answered one at a time, in order. Only
-conversations of the web channel are served here (``ChatService.session``).
+Every channel's messages, ``/api/chat`` included, take the dispatcher's path
+(``connectors/dispatch.py``): verify → parse → limits → the conversation's lock and an
+answering slot → the bot → the response, or an acknowledgement and a worker. The bot is
+synchronous (CPU-bound retrieval, a serialised local model), so it runs in threads; messages
+of one conversation are answered one at a time, in order. The customer-facing session routes
+serve web conversations only (``ChatService.session``); the agent routes reach those of
+every channel the server serves, and the agent's message reaches the customer there.
 """
 
 from __future__ import annotations
@@ -36,33 +41,26 @@ import fastapi_offline
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from bot.continuity import orphaned
 from bot.engine import Bot
 from bot.sessions import Session, Turn
-from bot.types import IncomingMessage
-from connectors.base import (
-    ChannelError,
-    ChannelRequest,
-    ChannelResponse,
-    Connector,
-    Headers,
-    build_connectors,
-)
+from connectors.base import ChannelError, ChannelRequest, ChannelResponse, Connector, Headers
 from connectors.chat_service import ChatService, history
 from connectors.config import ShopbotConfig
 from connectors.http_errors import CatchAll, error_responses, install_error_handlers
 from connectors.limits import BodyLimit, RateLimited
+from connectors.registry import build_connectors
 from connectors.web import (
     AgentMessage,
     ChatRequest,
     SessionRequest,
     WebConnector,
     WebOptions,
-    reply_payload,
 )
 
 log = logging.getLogger(__name__)
@@ -78,6 +76,22 @@ def client_address(request: Request, trust_proxy: bool) -> str:
         if forwarded:
             return forwarded.split(",")[0].strip()
     return request.client.host if request.client else "unknown"
+
+
+async def neutral(request: Request, client: str) -> ChannelRequest:
+    """The framework-neutral form of a FastAPI request (the body read whole)."""
+    return ChannelRequest(
+        method=request.method,
+        path=request.url.path,
+        headers=Headers(list(request.headers.items())),
+        query=dict(request.query_params),
+        body=await request.body(),
+        client=client,
+    )
+
+
+def response_of(result: ChannelResponse) -> Response:
+    return Response(result.body, status_code=result.status, headers=result.headers)
 
 
 # ---------------------------------------------------------------------------- static files
@@ -170,7 +184,7 @@ def create_app(
             log.info("bot ready in %.1f s", time.perf_counter() - started)
         else:
             built = bot
-        holder["service"] = ChatService(built, config, web)
+        holder["service"] = ChatService(built, config, web, channels=connectors.values())
         # answers a killed server left half done: their messages are kept, marked for retry
         cut = await asyncio.to_thread(built.sessions.mark_interrupted, orphaned)
         if cut:
@@ -178,6 +192,7 @@ def create_app(
         try:
             yield
         finally:
+            await asyncio.to_thread(holder["service"].close)  # answers under way finish
             if own:
                 built.sessions.close()
 
@@ -297,20 +312,9 @@ def create_app(
     chat_errors = error_responses(400, 404, 413, 415, 422, 429)
 
     @app.post("/api/chat", tags=["chat"], responses=chat_errors, openapi_extra=chat_doc)
-    async def chat(request: Request) -> dict[str, Any]:
+    async def chat(request: Request) -> Response:
         """Answer one message: ``{"text": "...", "session_id": "<token>"}``."""
-        return await answer(request)
-
-    async def answer(request: Request) -> dict[str, Any]:
-        """/api/chat and /channels/web: the session check, the limits, the conversation's
-        lock and an answering slot, then the bot."""
-        svc = service()
-        message = svc.prepare(await json_body(request), address(request))
-        try:
-            reply = await asyncio.to_thread(svc.reply, message)
-        except ValueError as exc:
-            raise ChannelError(422, "bad_message", str(exc)) from None
-        return {"session_id": reply.session_id, "reply": reply_payload(reply)}
+        return response_of(await service().dispatch(web, await neutral(request, address(request))))
 
     @app.post(
         "/api/chat/stream",
@@ -324,7 +328,7 @@ def create_app(
         """The same, as Server-Sent Events: ``session``, ``delta`` (text pieces to append,
         in order), then ``reply`` (the final reply, authoritative) and ``done``."""
         svc = service()
-        message = svc.prepare(await json_body(request), address(request))
+        message = await run_in_threadpool(svc.prepare, await neutral(request, address(request)))
         return StreamingResponse(
             svc.stream(message),
             media_type="text/event-stream",
@@ -339,23 +343,30 @@ def create_app(
         openapi_extra=json_body_doc(AgentMessage),
     )
     async def agent_message(session_id: str, request: Request) -> dict[str, Any]:
-        """A human agent's message; the conversation stays with the human."""
+        """A human agent's message; the conversation stays with the human. It reaches the
+        customer on the conversation's channel: a Slack thread (``relayed``: true), the
+        widget through the history."""
         admin(request)
         body = await json_body(request)
         text = body.get("text") if isinstance(body, dict) else None
         if not isinstance(text, str) or not text.strip():
             raise ChannelError(422, "empty_message", 'send {"text": "..."}')
 
-        def add() -> Session:
+        def add() -> dict[str, Any]:
             svc = service()
             with svc.lock(session_id):
-                session = svc.session(session_id)
+                session = svc.conversation(session_id)
                 session.state = "handoff"
                 said = svc.bot.redact(text.strip(), session)  # stored redacted, as all text
                 svc.bot.sessions.append(session, Turn("agent", said))
-                return session
+                try:  # the customer's platform gets it as written; the widget reads history
+                    relayed = svc.relay(session, text.strip())
+                except Exception:
+                    log.exception("agent message to %s not delivered", session.channel)
+                    relayed = False
+                return {**history(session), "relayed": relayed}
 
-        return history(await asyncio.to_thread(add))
+        return await asyncio.to_thread(add)
 
     @app.post(
         "/api/sessions/{session_id}/release",
@@ -369,7 +380,7 @@ def create_app(
         def back() -> Session:
             svc = service()
             with svc.lock(session_id):
-                session = svc.session(session_id)
+                session = svc.conversation(session_id)
                 session.state, session.failures = "bot", 0
                 svc.bot.sessions.save_state(session)
                 return session
@@ -377,51 +388,41 @@ def create_app(
         return history(await asyncio.to_thread(back))
 
     # -------------------------------------------------------------- other channels
-    @app.post(
-        "/channels/{name}",
-        tags=["channels"],
-        responses=error_responses(400, 401, 403, 404, 413, 415, 422, 429),
-    )
     async def channel(name: str, request: Request) -> Response:
-        """Webhook of an enabled connector (see the channel set-up guides); ``web`` is
-        ``/api/chat`` under another address, with the same sessions and limits. A platform
-        with a short window (Slack) gets its acknowledgement at once and the answer from a
-        worker, under the same limits, conversation lock and answering slots."""
+        """Webhook of an enabled connector (see the channel set-up guides), on the
+        dispatcher's path; ``web`` is ``/api/chat`` under another address. A platform with a
+        short window (Slack) gets its acknowledgement at once and the answer from a worker,
+        under the same limits, conversation lock and answering slots."""
         connector = connectors.get(name)
         if connector is None:
             enabled = ", ".join(sorted(connectors)) or "none"
             raise ChannelError(
                 404, "unknown_channel", f"no channel {name!r} is enabled (enabled: {enabled})"
             )
-        if connector is web:
-            return JSONResponse(await answer(request))
-        neutral = ChannelRequest(
-            method=request.method,
-            path=request.url.path,
-            headers=Headers(list(request.headers.items())),
-            query=dict(request.query_params),
-            body=await request.body(),
-            client=address(request),
+        if request.method not in connector.methods:
+            allowed = ", ".join(sorted(connector.methods))
+            refused = ChannelError(
+                405,
+                "method_not_allowed",
+                f"/channels/{name} does not take {request.method}: use {allowed}",
+            ).response()
+            refused.headers["allow"] = allowed
+            return response_of(refused)
+        return response_of(
+            await service().dispatch(connector, await neutral(request, address(request)))
         )
-        if connector.answers_later:
-            result, messages = await asyncio.to_thread(acknowledge, connector, neutral)
-            if messages:  # answered by a worker: the platform has its acknowledgement now
-                service().answer_later(connector, messages)
-        else:
-            result = await asyncio.to_thread(connector.handle, neutral, service().bot)
-        return Response(result.body, status_code=result.status, headers=result.headers)
 
-    def acknowledge(
-        connector: Connector, request: ChannelRequest
-    ) -> tuple[ChannelResponse, list[IncomingMessage]]:
-        """verify → parse: the platform's acknowledgement, and the messages to answer."""
-        try:
-            connector.verify(request)
-            inbound = connector.parse(request)
-        except ChannelError as exc:
-            return exc.response(), []
-        if inbound.response is not None:
-            return inbound.response, []
-        return ChannelResponse(200), inbound.messages
+    channel_errors = error_responses(400, 401, 403, 404, 405, 413, 415, 422, 429)
+    for method in ("POST", "GET", "PUT", "PATCH", "DELETE"):
+        # every method reaches ``channel``: the connector says which it takes (405 else)
+        app.add_api_route(
+            "/channels/{name}",
+            channel,
+            methods=[method],
+            tags=["channels"],
+            responses=channel_errors,
+            include_in_schema=method in ("POST", "GET"),
+            operation_id=f"channel_{method.lower()}",
+        )
 
     return app

@@ -3,8 +3,10 @@
 Inbound, every request's signature is checked first (``slack_sdk.SignatureVerifier``: HMAC
 of the signing secret, a 5-minute window, constant-time comparison); a forged or stale one
 is a 401 and nothing is answered. Slack allows 3 s for the HTTP response, so the server
-acknowledges at once and answers from a worker (``answers_later``): through ``ChatService``,
-so the limits, the conversation's lock and an answering slot apply as on the web channel.
+acknowledges at once and answers from a worker (``answers_later``): through the server's
+``Dispatcher``, so the limits, the conversation's lock and an answering slot apply as on the
+web channel. Answers, fallbacks and human agents' messages go out through ``SlackOutbound``
+(``chat.postMessage`` in the conversation's thread).
 
 One conversation per (team, channel, thread) for mentions in a channel, per (team, user)
 for direct messages. Slack retries an event it thinks was not acknowledged
@@ -36,9 +38,8 @@ from connectors.base import (
     Connector,
     ConnectorOptions,
     Inbound,
-    register,
-    reply_as_text,
 )
+from connectors.outbound import Conversation, Outbound, reply_as_text
 from connectors.web import MESSAGE_ID
 from knowledge.errors import ConfigError
 
@@ -53,8 +54,6 @@ MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 SUPPORT = "slack_support"
 #: what a person writes in a handover's support thread to give it back to the bot
 RELEASE = frozenset({"release", "!release", "/release", "done"})
-#: what Slack is told when a message could not be answered (the cause is in the log)
-FALLBACK = "Sorry, I could not answer that just now. Please try again in a moment."
 
 
 class SlackOptions(ConnectorOptions):
@@ -114,7 +113,6 @@ class RecentIds:
             return True
 
 
-@register
 class SlackConnector(Connector):
     """Slack's Events API in, ``chat.postMessage`` out."""
 
@@ -143,6 +141,7 @@ class SlackConnector(Connector):
         self.verifier = SignatureVerifier(secret) if secret else None
         token = opts.bot_token.get_secret_value() if opts.bot_token else None
         self.client = client or WebClient(token=token, base_url=opts.api_url, timeout=10)
+        self.outbound: SlackOutbound = SlackOutbound(self.client)
         self.seen = RecentIds(opts.recent_events)
 
     # ------------------------------------------------------------------ inbound
@@ -246,30 +245,21 @@ class SlackConnector(Connector):
             text=text, session_id=session_id, channel=self.name, user_id=user, meta=meta
         )
 
+    def address(self, message: IncomingMessage) -> dict[str, Any] | None:
+        """The customer's channel and thread (``thread_ts`` None in a direct message)."""
+        where = message.meta.get("slack")
+        return dict(where) if isinstance(where, dict) and not message.meta.get("agent") else None
+
     # ------------------------------------------------------------------ outbound
     def render(self, reply: Reply, message: IncomingMessage) -> ChannelResponse:
         """The ``chat.postMessage`` arguments for the reply (text; empty when silent)."""
-        where = message.meta.get("slack", {})
-        payload = {"channel": where.get("channel"), "text": reply_as_text(reply)}
-        if where.get("thread_ts"):
-            payload["thread_ts"] = where["thread_ts"]
-        return ChannelResponse.json(payload)
-
-    def deliver(self, replies: list[tuple[IncomingMessage, Reply]]) -> ChannelResponse:
-        for message, reply in replies:
-            if not reply.meta.get("repeated"):
-                self.post(self.render(reply, message).payload())
-        return ChannelResponse(200)
+        return ChannelResponse.json(SlackOutbound.payload(self.conversation(message), reply))
 
     def send(self, message: IncomingMessage, reply: Reply, bot: Bot) -> None:
-        """Post the reply in its thread; a handover also goes to the support channel.
-
-        A ``repeated`` reply is the stored answer to an event answered before (a retry
-        arriving after a restart emptied ``seen``): it was posted then, so nothing is."""
+        """Post the reply in its thread; a handover also goes to the support channel."""
+        super().send(message, reply, bot)
         if reply.meta.get("repeated"):
-            log.info("slack event in %s answered before: not posted again", message.session_id)
             return
-        self.post(self.render(reply, message).payload())
         support = self.options.support_channel  # type: ignore[attr-defined]
         if reply.action == "handoff" and not reply.unattended and not reply.silent and support:
             ts = self.post({"channel": support, "text": handoff_text(bot, message)})
@@ -309,15 +299,35 @@ class SlackConnector(Connector):
                 )
                 return
             bot.sessions.append(session, Turn("agent", bot.redact(message.text, session)))
-            out = {"channel": where.get("channel"), "text": message.text}
-            if where.get("thread_ts"):
-                out["thread_ts"] = where["thread_ts"]
-            self.post(out)
+            customer = Conversation(session.id, self.name, where, session.user_id)
+            self.outbound.send_text(customer, message.text)
 
-    def fallback(self, message: IncomingMessage, text: str | None = None) -> None:
-        """Tell the customer the bot could not answer (a failure's cause is logged only)."""
-        reply = Reply(text or FALLBACK, "dont_know", 0.0, message.session_id)
-        self.post(self.render(reply, message).payload())
+    def post(self, payload: dict[str, Any]) -> str | None:
+        """``chat.postMessage``; the posted message's ts (see ``SlackOutbound.post``)."""
+        return self.outbound.post(payload)
+
+
+class SlackOutbound(Outbound):
+    """``chat.postMessage`` to a conversation's channel, in its thread when it has one."""
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+
+    @staticmethod
+    def payload(conversation: Conversation, reply: Reply) -> dict[str, Any]:
+        """The ``chat.postMessage`` arguments of ``reply`` (Slack shows the text fallback)."""
+        return SlackOutbound.text_payload(conversation, reply_as_text(reply))
+
+    @staticmethod
+    def text_payload(conversation: Conversation, text: str) -> dict[str, Any]:
+        where = conversation.address
+        payload = {"channel": where.get("channel"), "text": text}
+        if where.get("thread_ts"):
+            payload["thread_ts"] = where["thread_ts"]
+        return payload
+
+    def send_text(self, conversation: Conversation, text: str) -> None:
+        self.post(self.text_payload(conversation, text))
 
     def post(self, payload: dict[str, Any]) -> str | None:
         """``chat.postMessage``; the posted message's ts, None when nothing was posted."""

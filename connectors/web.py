@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,8 +23,10 @@ from connectors.base import (
     ConnectorOptions,
     Inbound,
     check_json,
-    register,
 )
+
+if TYPE_CHECKING:
+    from bot.sessions import SessionStore
 
 MAX_USER_ID = 128
 #: a client's id for one message, sent again with every retry of it (see Bot.stream)
@@ -97,9 +99,13 @@ class WebOptions(ConnectorOptions):
     language: str = Field(default="auto", description="auto (the browser's) | en | zh")
 
 
-@register
 class WebConnector(Connector):
-    """JSON in, JSON out; the server adds sessions, streaming and limits around it."""
+    """JSON in, JSON out; the dispatcher adds the limits, the server streaming.
+
+    ``sessions`` is the store the server answers from: with it, a ``session_id`` the server
+    never issued (or one of another channel's conversations) is refused at ``parse`` with a
+    404, so that a client cannot choose its conversation's id or read another channel's.
+    """
 
     name = "web"
     Options = WebOptions
@@ -107,9 +113,47 @@ class WebConnector(Connector):
     def __init__(self, options: Any = None, *, max_chars: int = 2000) -> None:
         super().__init__(options)
         self.max_chars = max_chars
+        self.sessions: SessionStore | None = None
 
     def parse(self, request: ChannelRequest) -> Inbound:
-        return Inbound([self.message(request.json(), client=request.client)])
+        body = self.body(request)
+        message = self.message(body, client=request.client)
+        if isinstance(body, dict) and body.get("session_id") is not None:
+            self.require(message.session_id)  # 404 for tokens the server never gave out
+        return Inbound([message])
+
+    @staticmethod
+    def body(request: ChannelRequest) -> Any:
+        """The JSON body (None when empty); a 415 when it is not JSON and says it is not."""
+        if not request.body.strip():
+            return None
+        try:
+            return request.json()
+        except ChannelError as exc:
+            kind = request.headers.get("content-type", "").split(";")[0].strip()
+            if kind and kind != "application/json":
+                raise ChannelError(
+                    415,
+                    "unsupported_media_type",
+                    f"the body is {kind}, not JSON: send a JSON object with "
+                    "Content-Type: application/json",
+                ) from None
+            raise exc from None
+
+    def require(self, session_id: str) -> None:
+        """ChannelError 404 unless ``session_id`` is a conversation of this channel."""
+        if self.sessions is None:
+            return
+        try:
+            found = self.sessions.get(session_id, last=0)
+        except ValueError:  # not even a valid id
+            found = None
+        if found is None or found.channel != self.name:
+            raise unknown_session()
+
+    def sender(self, message: IncomingMessage, client: str | None) -> str:
+        """The customer's own address: the widget's requests come from their browser."""
+        return client or "unknown"
 
     def message(self, body: Any, *, client: str | None = None) -> IncomingMessage:
         """Validate a chat body into an IncomingMessage (ChannelError says what is wrong)."""
@@ -175,3 +219,12 @@ class WebConnector(Connector):
 
     def render(self, reply: Reply, message: IncomingMessage) -> ChannelResponse:
         return ChannelResponse.json({"session_id": reply.session_id, "reply": reply_payload(reply)})
+
+
+def unknown_session() -> ChannelError:
+    return ChannelError(
+        404,
+        "unknown_session",
+        "this conversation does not exist (it may have expired): start a new one by sending "
+        "the message without session_id, or POST /api/sessions",
+    )

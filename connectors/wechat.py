@@ -56,9 +56,8 @@ from connectors.base import (
     Connector,
     ConnectorOptions,
     Inbound,
-    register,
-    reply_as_text,
 )
+from connectors.outbound import Conversation, Outbound, reply_as_text
 from knowledge.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -70,8 +69,8 @@ log = logging.getLogger(__name__)
 ACK = b"success"
 #: a text message's content is at most 2048 bytes (passive reply and message API alike)
 MAX_TEXT_BYTES = 2048
-#: ``Session.meta`` key: where the conversation lives on the platform (the outbound address)
-ADDRESS = "wechat"
+#: ``IncomingMessage.meta`` key: what a passive reply needs (who, to whom, sealed or not)
+CONTEXT = "wechat"
 
 #: the texts this channel writes itself, by language (config overrides the greeting)
 TEXTS: dict[str, dict[str, str]] = {
@@ -491,6 +490,10 @@ class _WeChatBase(Connector):
         self.texts = dict(TEXTS[opts.language])
         if opts.greeting:
             self.texts["greeting"] = opts.greeting
+        self.fallback_text = self.texts["fallback"]  # type: ignore[misc]
+        self.outbound: Outbound | None = WeChatOutbound(
+            self.api, self.api_message, opts.max_reply_bytes
+        )
 
     # ------------------------------------------------------------------ configuration
     def missing(self) -> list[str]:  # pragma: no cover - each platform says
@@ -625,7 +628,7 @@ class _WeChatBase(Connector):
                 return Inbound(response=earlier)  # WeChat never received that response
             return Inbound(response=ChannelResponse(200, ACK))
         meta: dict[str, Any] = {
-            ADDRESS: context,
+            CONTEXT: context,
             "message_id": key[:64],  # the bot keeps its answer: a retry after a restart gets it
             "language": self.options.language,  # type: ignore[attr-defined]
         }
@@ -678,13 +681,19 @@ class _WeChatBase(Connector):
         return ChannelResponse(200, body, {"content-type": "application/xml; charset=utf-8"})
 
     def render(self, reply: Reply, message: IncomingMessage) -> ChannelResponse:
-        """The reply as the HTTP response (a passive reply) when it fits one message;
-        ``success`` when it is silent, repeated, or longer than one message (then
-        ``send`` delivers it in pieces). A passive reply is remembered for WeChat's retry."""
-        context = message.meta.get(ADDRESS) or {}
+        """The reply as the HTTP response: a passive reply when it fits one text message
+        (remembered, for WeChat's retry of a response it did not get); ``success`` when it
+        is silent or repeated. A longer reply is acknowledged and goes out through the
+        message API in pieces, in order (a passive reply is one message at most)."""
+        context = message.meta.get(CONTEXT) or {}
         pieces = self.texts_of(reply)
         key = message.meta.get("message_id")
-        if reply.meta.get("repeated") or len(pieces) != 1:
+        if reply.meta.get("repeated") or not pieces:
+            return ChannelResponse(200, ACK)
+        if len(pieces) > 1:
+            threading.Thread(
+                target=self._send_quietly, args=(message, reply), daemon=True
+            ).start()  # not on the caller's thread: it may be the server's event loop
             return ChannelResponse(200, ACK)
         context = {"from": "", "to": "", "encrypted": self.encrypts(), **context}
         response = self.passive_text(pieces[0], context)
@@ -692,52 +701,63 @@ class _WeChatBase(Connector):
             self.deliveries.answered(str(key), response)
         return response
 
-    def fits_response(self, reply: Reply) -> bool:
-        """Whether ``render`` carries the whole reply (else ``send`` must deliver it)."""
-        return reply.meta.get("repeated") is not True and len(self.texts_of(reply)) == 1
-
-    def deliver(self, replies: list[tuple[IncomingMessage, Reply]]) -> ChannelResponse:
-        """Answered inline (``handle``: replay, tests): a passive reply when the answer is
-        one message, else an acknowledgement and the API."""
-        if not replies:
-            return ChannelResponse(200, ACK)
-        message, reply = replies[-1]
-        if self.fits_response(reply) or reply.silent or reply.meta.get("repeated"):
-            return self.render(reply, message)
-        self.send(message, reply, None)  # type: ignore[arg-type]
-        return ChannelResponse(200, ACK)
+    def address(self, message: IncomingMessage) -> dict[str, Any] | None:
+        """The follower (openid) or member (userid), the account, and WeCom's application:
+        what the message API needs to reach them later (stored with the conversation)."""
+        context = message.meta.get(CONTEXT) or {}
+        if not context.get("from"):
+            return None
+        where = {"user": context["from"], "account": context.get("to") or ""}
+        if context.get("agent") is not None:
+            where["agent"] = context["agent"]
+        return where
 
     def send(self, message: IncomingMessage, reply: Reply, bot: Bot | None) -> None:
-        """Send the reply through the message API, in pieces that fit. A ``repeated`` reply
-        (the stored answer to a message answered before a restart) is not sent again."""
-        key = message.meta.get("message_id")
+        """Send the reply through the message API (``outbound``), in pieces that fit. A
+        ``repeated`` reply (the stored answer to a message answered before a restart) is
+        not sent again."""
         if reply.meta.get("repeated"):
             log.info(
                 "%s message in %s answered before: not sent again", self.name, message.session_id
             )
             return
-        context = message.meta.get(ADDRESS) or {}
-        self.send_texts(context, self.texts_of(reply))
+        self._outbound().send(self.conversation(message), reply)
+        key = message.meta.get("message_id")
         if key:
             self.deliveries.answered(str(key))
 
-    def send_texts(self, context: Mapping[str, Any], texts: list[str]) -> None:
-        for text in texts:
-            self.api.send(self.api_message(context, text))
+    def _send_quietly(self, message: IncomingMessage, reply: Reply) -> None:
+        try:
+            self.send(message, reply, None)
+        except Exception:
+            log.exception("%s delivery failed (session %s)", self.name, message.session_id)
 
-    def api_message(self, context: Mapping[str, Any], text: str) -> dict[str, Any]:
+    def api_message(self, address: Mapping[str, Any], text: str) -> dict[str, Any]:
+        """The message API's body for one text message to ``address``."""
         raise NotImplementedError  # pragma: no cover
 
-    def fallback(self, message: IncomingMessage, text: str | None = None) -> None:
-        """Tell the customer the bot could not answer (the cause of a failure is logged)."""
-        context = message.meta.get(ADDRESS) or {}
-        try:
-            self.send_texts(context, split_text(text or self.texts["fallback"], MAX_TEXT_BYTES))
-        except Exception as exc:
-            log.error("%s fallback to %s failed: %s", self.name, message.session_id, exc)
+
+class WeChatOutbound(Outbound):
+    """Text messages through the platform's message API (the customer-service message API
+    of an Official Account, WeCom's ``message/send``), split to fit one message each."""
+
+    def __init__(
+        self,
+        api: PlatformAPI,
+        message: Callable[[Mapping[str, Any], str], dict[str, Any]],
+        limit: int = MAX_TEXT_BYTES,
+    ) -> None:
+        self.api = api
+        self.message = message
+        self.limit = limit
+
+    def send_text(self, conversation: Conversation, text: str) -> None:
+        if not conversation.address.get("user"):
+            raise WeChatAPIError(f"conversation {conversation.session_id} has no WeChat address")
+        for piece in split_text(text, self.limit):
+            self.api.send(self.message(conversation.address, piece))
 
 
-@register
 class WeChatConnector(_WeChatBase):
     """An Official Account's callback in; the passive reply or the customer-service
     message API (``cgi-bin/message/custom/send``) out."""
@@ -824,11 +844,10 @@ class WeChatConnector(_WeChatBase):
     def session_id(self, context: Mapping[str, Any]) -> str:
         return f"wechat:{context['to']}:{context['from']}"
 
-    def api_message(self, context: Mapping[str, Any], text: str) -> dict[str, Any]:
-        return {"touser": context["from"], "msgtype": "text", "text": {"content": text}}
+    def api_message(self, address: Mapping[str, Any], text: str) -> dict[str, Any]:
+        return {"touser": address["user"], "msgtype": "text", "text": {"content": text}}
 
 
-@register
 class WeComConnector(_WeChatBase):
     """A WeCom (企业微信) application's callback in (always encrypted); the passive reply
     or ``cgi-bin/message/send`` out."""
@@ -912,9 +931,9 @@ class WeComConnector(_WeChatBase):
     def session_id(self, context: Mapping[str, Any]) -> str:
         return f"wecom:{context['to']}:{context['agent']}:{context['from']}"
 
-    def api_message(self, context: Mapping[str, Any], text: str) -> dict[str, Any]:
+    def api_message(self, address: Mapping[str, Any], text: str) -> dict[str, Any]:
         return {
-            "touser": context["from"],
+            "touser": address["user"],
             "msgtype": "text",
             "agentid": self.options.agent_id,  # type: ignore[attr-defined]
             "text": {"content": text},

@@ -22,6 +22,10 @@ MAX_ID_LENGTH = 128
 ANSWER = "answer"
 PENDING = "pending"
 INTERRUPTED = "interrupted"
+#: ``Session.meta[ADDRESS]``: where a channel reaches the conversation's customer out of band
+#: (a Slack channel and thread, a WeChat openid), set by the channel's dispatcher. Platform
+#: ids, not text the customer wrote: kept as they are, never redacted
+ADDRESS = "address"
 #: a listing limit that means "all of them"
 ALL = 2**62
 

@@ -18,8 +18,9 @@ import pytest
 from slack_sdk.signature import SignatureVerifier
 
 from bot.generators.fake import FakeGenerator
-from connectors.base import ChannelRequest, build_connectors
+from connectors.base import ChannelRequest
 from connectors.config import load_config
+from connectors.registry import build_connectors
 from connectors.slack import SlackConnector
 from knowledge.errors import ConfigError
 from tests.connectors.conftest import faq_entry, make_bot, make_server_config, serving
@@ -458,3 +459,27 @@ def test_recent_ids_are_bounded():
     assert seen.add("a") and seen.add("b") and not seen.add("a")
     assert seen.add("c")  # "b" (the oldest) is forgotten, "a" was seen again
     assert seen.add("b") and not seen.add("c")
+
+
+def test_an_agent_reply_from_the_api_reaches_the_slack_thread(slack_server, fake_slack):
+    channel = new_channel()
+    first = event(f"<@{BOT_USER}> I want to talk to a human", channel=channel)
+    thread = first["event"]["ts"]
+    slack_server.send(first)
+    fake_slack.wait(channel, 1)
+    session_id = f"slack:{TEAM}:{channel}:{thread}"
+    admin = {"authorization": "Bearer agent-secret"}
+    with httpx.Client(base_url=slack_server.url, timeout=30) as client:
+        said = "Hi, Sam from the store here: mail me at sam@shop.example"
+        response = client.post(
+            f"/api/sessions/{session_id}/agent", json={"text": said}, headers=admin
+        )
+        assert response.status_code == 200 and response.json()["relayed"] is True
+        posts = fake_slack.wait(channel, 2)
+        assert posts[-1]["text"] == said and posts[-1]["thread_ts"] == thread
+        # the customer-facing session routes stay the widget's own
+        assert client.get(f"/api/sessions/{session_id}").status_code == 404
+        released = client.post(f"/api/sessions/{session_id}/release", headers=admin)
+        assert released.json()["state"] == "bot"
+    stored = slack_server.bot.sessions.get(session_id)
+    assert stored.turns[-1].role == "agent" and "sam@shop.example" not in stored.turns[-1].text
