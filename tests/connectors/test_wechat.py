@@ -694,3 +694,34 @@ def test_shopbot_serve_refuses_to_start_without_the_wechat_secrets(store_dir: Pa
     output = flat(result.output)
     assert "channels.wechat.token and channels.wechat.app_secret and" in output
     assert "channels.wechat.encoding_aes_key are not set" in output
+
+
+def test_a_failure_gets_a_fallback_in_chinese_not_a_trace(wechat_server, monkeypatch):
+    def broken(message):
+        raise RuntimeError("index file vanished /srv/secret/path")
+
+    monkeypatch.setattr(wechat_server.bot, "reply", broken)
+    user = new_user()
+    response, _ = wechat_server.post(text_xml(user, "where is my order?"), user=user)
+    text = passive(response)["Content"]
+    assert "抱歉" in text and "/srv" not in text and "RuntimeError" not in text
+    assert wechat_server.alive()
+
+
+def test_wecom_handoff_and_an_agent_reply_through_message_send(wechat_server, fake_api):
+    user = "lisi" + uuid.uuid4().hex[:6]
+    response = wechat_server.post_wecom(text_xml(user, "我要转人工", to=CORP_ID))
+    reply = passive(response, token=WECOM_TOKEN, aes_key=WECOM_KEY, app_id=CORP_ID, work=True)
+    assert "人工客服" in reply["Content"] and reply["AgentID"] == str(AGENT_ID)
+    session_id = f"wecom:{CORP_ID}:{AGENT_ID}:{user}"
+    assert wechat_server.bot.sessions.get(session_id).state == "handoff"
+    agent = httpx.post(
+        f"{wechat_server.url}/api/sessions/{session_id}/agent",
+        json={"text": "您好，我来帮您处理。"},
+        headers={"authorization": f"Bearer {ADMIN}"},
+        timeout=30,
+    )
+    assert agent.status_code == 200 and agent.json()["relayed"] is True
+    (sent,) = fake_api.wait(user)
+    assert sent["agentid"] == AGENT_ID and sent["text"]["content"] == "您好，我来帮您处理。"
+    assert sent["_path"] == "/cgi-bin/message/send"
