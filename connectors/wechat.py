@@ -8,15 +8,20 @@ forged or stale request is a 401 and nothing is answered. XML with a DTD or enti
 refused before it is parsed (billion laughs, external entities), and wechatpy parses the
 rest (``wechatpy.parse_message``) and decrypts it (its ``PrpCrypto``).
 
-WeChat waits 5 s for the HTTP response and then retries the same message (three times). An
-answer ready within ``reply_window_s`` (4 s) is the response itself (a passive reply,
-encrypted in safe mode); a slower one is acknowledged (``success``) and sent through the
-platform's message API (the customer-service message API of an Official Account,
-``message/send`` on WeCom) once ready. Each ``MsgId`` is answered once: a retry while the
-answer is on its way is only acknowledged, a retry of a message answered in an HTTP
-response gets that same response again (WeChat retries only a response it never received),
-one answered through the API is acknowledged, and after a restart the bot's stored answer
-(the turn's ``message_id``) keeps it from being answered twice.
+WeChat waits 5 s for the HTTP response and then retries the same message (three times).
+On the server's dispatcher (``answers_later`` with ``reply_window_s``) an answer ready within
+the window (4 s) is the response itself (``render``: a passive reply, encrypted in safe
+mode); a slower one is acknowledged (``success``) and sent once ready through the outbound
+half, ``WeChatOutbound``: the platform's message API (the customer-service message API of an
+Official Account, ``message/send`` on WeCom), whose base URL and access token are
+configurable. A human agent's message (``/api/sessions/{id}/agent``) takes the same way,
+to the address the dispatcher stored with the conversation (``address``).
+
+Each ``MsgId`` is answered once: a retry while the answer is on its way is only
+acknowledged, a retry of a message answered in an HTTP response gets that same response
+again (WeChat retries only a response it never received), one answered through the API is
+acknowledged, and after a restart the bot's stored answer (the turn's ``message_id``) keeps
+it from being answered twice.
 
 A ``subscribe`` event gets the greeting; images, voice, video, locations, links, files and
 unknown message types a polite text; other events (menu clicks, location reports) nothing.
@@ -465,7 +470,7 @@ class _WeChatBase(Connector):
     """What the Official Account and WeCom connectors share: signature and timestamp
     checks, decryption, message types, passive replies and the message API."""
 
-    answers_later = True  # the worker answers and sends what the window could not carry
+    answers_later = True  # with a reply window: passive reply in time, else ack + outbound
     methods: ClassVar[frozenset[str]] = frozenset({"GET", "POST"})
     reply_window_s: ClassVar[float | None] = 4.0
     _crypto_class: ClassVar[type]
