@@ -36,3 +36,4 @@ bench: install
 	$(PYTHON) bench/server.py --json bench/server.json
 	$(PYTHON) bench/replay.py --json bench/replay.json
 	$(PYTHON) bench/trust.py --json bench/trust.json
+	$(PYTHON) bench/channels.py --json bench/channels.json

@@ -42,12 +42,15 @@ from knowledge.evidence import (
 log = logging.getLogger(__name__)
 
 #: bump when the features or the fitting change, so stored calibrations are redone
-VERSION = 12
+VERSION = 13
 #: the features a store with few held-out wordings is fitted on (see the module docstring)
 ROBUST_FEATURES = ("dense", "fused")
 #: the same for questions the embedding model does not read, whose dense score is nothing
 #: (and whose fused score is the lexical weight itself: BM25 is scaled by the query's best)
 LEXICAL_FEATURES = ("lexical_overlap", "fused_margin")
+#: what a store with second wordings fits unread questions on: the evidence that does not
+#: come from the embedding model
+UNREAD_FEATURES = ("fused", "fused_margin", "lexical_overlap", "support", "unknown_words")
 
 
 class ConfidenceModel:
@@ -306,6 +309,34 @@ def _answer_match_model(
     return model, mcc
 
 
+def _leave_one_out_model(
+    x: np.ndarray, y: np.ndarray, right: np.ndarray
+) -> tuple[ConfidenceModel, float]:
+    """The model for a store with second wordings: every feature, and for questions the
+    embedding model does not read (a Chinese FAQ under the English model), a model of
+    their own over the features that do not come from the embedding, when the store has
+    enough such questions to fit one: fitted with the rest, the readable questions' dense
+    score sets the cut for both, and the unread ones' lexical scores sit on another scale
+    (seen on the demo store: right answers to Chinese rewordings at 0.4-0.55 under a 0.55
+    cut). The main model is still fitted on all of them (fitted on the readable ones
+    alone, the demo store's cut moved from 0.55 to 0.40 and it answered "can you help me
+    file my taxes" with its customs FAQ)."""
+    unread = x[:, FEATURES.index("coverage")] < READABLE
+    counts = (
+        int(unread.sum()),
+        int((~unread).sum()),
+        int(y[unread].sum()),
+        int((1 - y[unread]).sum()),
+    )
+    if min(counts[:2]) < MIN_SAMPLES or min(counts[2:]) < 5:
+        return _fit(x, y, right, list(FEATURES), "leave-one-out")
+    model, mcc = _fit(x, y, right, list(FEATURES), "leave-one-out")
+    model.unreadable, _ = _fit(
+        x[unread], y[unread], right[unread], UNREAD_FEATURES, "leave-one-out"
+    )
+    return model, mcc
+
+
 def calibrate_confidence(retriever: Any, *, seed: int = 0) -> ConfidenceModel:
     """Fit the confidence model and its threshold on the retriever's own index."""
     x, y, right, held_out = calibration_set(retriever, seed=seed)
@@ -314,7 +345,7 @@ def calibrate_confidence(retriever: Any, *, seed: int = 0) -> ConfidenceModel:
     if y.sum() < 5 or (len(y) - y.sum()) < 5 or len(y) < MIN_SAMPLES:
         pass  # too little to learn from
     elif held_out >= MIN_SAMPLES:
-        model, mcc = _fit(x, y, right, list(FEATURES), "leave-one-out")
+        model, mcc = _leave_one_out_model(x, y, right)
         # its questions were found by their own wordings: a page or a product is found by
         # what it says, like an FAQ question by its answer alone
         px, py, pright = passage_calibration_set(retriever, seed=seed)

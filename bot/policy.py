@@ -34,10 +34,11 @@ import numpy as np
 from bot.confidence import ConfidenceModel
 from knowledge.evidence import READABLE
 from knowledge.retriever import Hit, Retrieval
-from knowledge.text import tokenize
+from knowledge.text import jieba_words, tokenize
 
 # a Latin word, or one run of CJK characters (jieba splits it further)
 WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-]*|[\u3400-\u4dbf\u4e00-\u9fff]+")
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
 HANDOFF_PATTERNS = re.compile(
     r"(\b(talk|speak|chat)\s+(to|with)\s+(a\s+|an\s+|the\s+|some\s*one\s*)?"
@@ -99,13 +100,34 @@ class Policy:
         return i < len(vocabulary) and vocabulary[i].startswith(stem)
 
     def unknown_terms(self, text: str) -> list[str]:
-        """The customer's words that the store's knowledge never uses."""
+        """The customer's words that the store's knowledge never uses.
+
+        A Latin word counts when none of its tokens is known. Chinese has no spaces, so a
+        run of CJK characters is judged word by word as jieba cuts it: a word of two or
+        more characters is unknown when neither it nor every one of its character bigrams
+        occurs in the store's text ("比特币" in "可以用比特币付款吗"; one-character words
+        and particles say too little to judge)."""
         unknown = []
         for word in dict.fromkeys(WORD.findall(text)):
+            if CJK.match(word):
+                unknown.extend(w for w in self._cjk_words(word) if w not in unknown)
+                continue
             tokens = tokenize(word)
             if tokens and not any(self.is_known(t) for t in tokens):
                 unknown.append(word)
         return unknown
+
+    def _cjk_words(self, run: str) -> list[str]:
+        """The words of a CJK run the store's text never uses (see ``unknown_terms``)."""
+        known = self.index.token_df
+        found = []
+        for word in jieba_words(run):
+            if len(word) < 2 or word in known:
+                continue
+            if all(word[i : i + 2] in known for i in range(len(word) - 1)):
+                continue  # cut otherwise in the store's text, but every pair is there
+            found.append(word)
+        return found
 
     def carrying(self, retrieval: Retrieval, unknown: list[str]) -> list[str]:
         """The unknown words without which the question would be another one."""
@@ -142,7 +164,12 @@ class Policy:
         if confidence >= bar:
             action = "answer_faq" if hits[0].kind == "faq" else "generate"
             return Decision(action, confidence, hits, unknown, "confident")
-        if confidence >= model.low and not unknown:
+        # a word the store never uses weighs as much as it carries, when the embedding model
+        # reads the question (``carrying``); when it does not (Chinese under the bundled
+        # English model), any such word raises the bar to answer, but the customer is still
+        # asked whether the top entry is what they mean rather than told nothing
+        unread = retrieval.coverage < READABLE
+        if confidence >= model.low and (not unknown or unread):
             return Decision("clarify", confidence, hits, unknown, "between low and threshold")
         reason = "unknown terms" if unknown and confidence >= model.threshold else "low"
         return self._fail(confidence, failures, unknown, reason)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import os
 import threading
@@ -321,7 +322,8 @@ class _Passive:
             if self._state != "waiting":
                 return False
             self._state, self._reply = ("offered", reply) if reply is not None else ("done", None)
-        self._loop.call_soon_threadsafe(self._event.set)
+        with contextlib.suppress(RuntimeError):  # (the loop has stopped: nobody waits)
+            self._loop.call_soon_threadsafe(self._event.set)
         return reply is not None
 
     async def ready(self) -> None:

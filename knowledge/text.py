@@ -40,6 +40,11 @@ def _jieba():
     return jieba
 
 
+def jieba_words(run: str) -> list[str]:
+    """A run of CJK characters cut into words by jieba, particles and pronouns left out."""
+    return [w for w in _jieba().lcut(normalize(run), HMM=False) if w not in ZH_STOP]
+
+
 def _stem(word: str) -> str:
     """A light English stemmer: enough to match 'returns'/'return', 'shipping'/'ship'."""
     if len(word) <= 3 or word.isdigit():
@@ -68,7 +73,7 @@ def tokenize(text: str) -> list[str]:
     for match in CJK_RUN.finditer(text):
         tokens.extend(_latin_tokens(text[pos : match.start()]))
         run = match.group()
-        tokens.extend(w for w in _jieba().lcut(run, HMM=False) if w not in ZH_STOP)
+        tokens.extend(jieba_words(run))
         # character bigrams too (as Lucene's CJK analyzer does): they match across
         # segmentation differences ("可以退货" vs "可以 / 退货吗")
         tokens.extend(run[i : i + 2] for i in range(len(run) - 1))

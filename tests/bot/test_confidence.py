@@ -129,3 +129,17 @@ def test_passages_are_judged_by_a_model_fitted_on_questions_found_by_answers(dem
     assert again.passage is not None and again.passage.threshold == pytest.approx(
         model.passage.threshold, abs=1e-6
     )
+
+
+def test_a_store_with_chinese_wordings_gets_a_lexical_model_for_them(demo_kb):
+    """The demo store's Chinese FAQ has second wordings, which the English embedding model
+    does not read: they are judged by a model fitted on them apart, over evidence that
+    does not come from the embedding."""
+    model = load_or_calibrate(demo_kb)
+    assert model.unreadable is not None and model.unreadable.method == "leave-one-out"
+    used = {FEATURES[i] for i, w in enumerate(model.unreadable.weights) if w != 0}
+    assert used and not used & {"dense", "dense_margin", "coverage", "rank_agreement"}
+    assert model.for_coverage(0.0) is model.unreadable and model.for_coverage(1.0) is model
+    again = ConfidenceModel.from_json(model.to_json())
+    assert again.unreadable is not None
+    assert again.unreadable.threshold == pytest.approx(model.unreadable.threshold, abs=1e-6)

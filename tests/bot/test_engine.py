@@ -80,6 +80,33 @@ def test_unknown_terms_are_named(bot):
     assert "“bitcoin”" in reply.text
 
 
+def test_chinese_text_is_judged_word_by_word_for_words_the_store_never_uses(bot):
+    # Chinese has no spaces: the run is cut by jieba ("比特币" -> "比特" / "币")
+    assert any(term.startswith("比特") for term in bot.policy.unknown_terms("可以用比特币付款吗"))
+    assert bot.policy.unknown_terms("退货要运费吗") == []
+    assert bot.policy.unknown_terms("衣服穿出去过") == ["穿出去"]  # "衣服" is the store's
+
+
+@pytest.mark.parametrize("question", ["可以用比特币付款吗", "能用狗狗币支付吗"])
+def test_a_chinese_question_about_a_payment_the_store_never_mentions_is_not_answered(
+    bot, generator, question
+):
+    reply = ask(bot, question, session="zhpay")
+    assert reply.action in ("dont_know", "clarify", "handoff")
+    assert generator.history == []
+
+
+def test_a_chinese_rewording_with_a_word_the_store_never_uses_is_asked_about(bot):
+    """Unread by the embedding model, the new word cannot be weighed, so it raises the bar
+    to answer; the customer is still offered the entry retrieval found."""
+    reply = ask(bot, "鞋子穿出去过还能退吗", session="zhwore")
+    assert reply.action in ("answer_faq", "clarify")
+    if reply.action == "clarify":
+        assert any("退货期限" in option for option in reply.options)
+    else:
+        assert reply.citations[0].doc_id == "faq:zh-return-window"
+
+
 def test_policy_only_question_is_generated_from_the_page_with_citations(bot, generator):
     generator.enqueue("Yes, PO boxes are accepted for USPS standard shipping only [1].")
     events = list(bot.stream(IncomingMessage("do you ship to PO boxes", session_id="po")))

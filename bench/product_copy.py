@@ -11,7 +11,7 @@ construction (the demo store's own descriptions; FewSum's human summaries, abstr
 written from the reviews) and its catch rate on one invented claim of each kind planted in
 each demo product's first description sentence.
 
-    python bench/copy.py [DATA_DIR] [--limit 10] [--length short] [--retries 2] [--json OUT]
+    python bench/product_copy.py [DATA_DIR] [--limit 10] [--length short] [--retries 2] [--json OUT]
 """
 
 from __future__ import annotations
