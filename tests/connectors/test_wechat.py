@@ -387,7 +387,7 @@ def test_a_retry_of_a_message_sent_through_the_api_is_only_acknowledged(
     wechat_server, fake_api, monkeypatch
 ):
     _, question, answer = faq_entry()
-    slowed(monkeypatch, wechat_server.bot, 4.5)
+    slowed(monkeypatch, wechat_server.bot, 5.5)
     user = new_user()
     xml = text_xml(user, question)
     wechat_server.post(xml, user=user)
