@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hmac
 import logging
 import re
@@ -813,14 +814,28 @@ class WeChatConnector(_WeChatBase):
         return self.options.app_id or ""  # type: ignore[attr-defined]
 
     def verify(self, request: ChannelRequest) -> None:
-        """The ``signature`` over token, timestamp and nonce (every callback has it)."""
+        """The ``signature`` over token, timestamp and nonce (every callback has it; a URL
+        check signed only with a ``msg_signature`` over its echostr is checked in
+        ``url_verification``)."""
         stamp, nonce = self.check_time(request)
-        self.check_signature(request, request.query.get("signature"), stamp, nonce)
+        given = request.query.get("signature")
+        if given is None and request.method.upper() == "GET" and request.query.get("msg_signature"):
+            return
+        self.check_signature(request, given, stamp, nonce)
 
     def url_verification(self, request: ChannelRequest) -> ChannelResponse:
+        """WeChat's URL check: ``echostr`` answered as sent. Signed as in safe mode (a
+        ``msg_signature`` over the echostr), an encrypted echostr is answered decrypted."""
         echo = request.query.get("echostr")
         if not echo:
             raise ChannelError(400, "missing_echostr", "a URL verification needs echostr")
+        sealed = request.query.get("msg_signature")
+        if sealed and "signature" not in request.query:
+            stamp, nonce = request.query["timestamp"], request.query["nonce"]
+            self.check_signature(request, sealed, stamp, nonce, echo)
+            if self.key is not None:
+                with contextlib.suppress(Exception):  # else a plain echostr, signed so
+                    echo = self._crypto_class(self.key).decrypt(echo, self.own_id)
         return ChannelResponse.text(echo)
 
     def open_message(self, request: ChannelRequest) -> tuple[Any, bool]:

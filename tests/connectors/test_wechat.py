@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import xmltodict
+from wechatpy.crypto import PrpCrypto
 from wechatpy.enterprise.crypto import PrpCrypto as WorkPrpCrypto
 from wechatpy.utils import check_signature
 
@@ -247,6 +248,19 @@ def test_url_verification_echoes_echostr_and_refuses_a_forged_one(wechat_server)
     response = httpx.get(f"{wechat_server.url}/channels/wechat", params=forged, timeout=30)
     assert response.status_code == 401
     assert "5831235713029640744" not in response.text
+    # signed as in safe mode: a msg_signature over an encrypted echostr, answered decrypted
+    echo = PrpCrypto(aes_key(AES_KEY, "k")).encrypt("7216538103", APP_ID).decode()
+    sealed = {
+        "msg_signature": signature(TOKEN, stamp, nonce, echo),
+        "timestamp": stamp,
+        "nonce": nonce,
+        "echostr": echo,
+    }
+    response = httpx.get(f"{wechat_server.url}/channels/wechat", params=sealed, timeout=30)
+    assert response.status_code == 200 and response.text == "7216538103"
+    sealed["msg_signature"] = signature("not-the-token", stamp, nonce, echo)
+    response = httpx.get(f"{wechat_server.url}/channels/wechat", params=sealed, timeout=30)
+    assert response.status_code == 401
 
 
 def test_a_text_message_gets_the_answer_as_an_encrypted_passive_reply(wechat_server, fake_api):
