@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import xmltodict
+from wechatpy import parse_message
 from wechatpy.crypto import PrpCrypto
 from wechatpy.enterprise.crypto import PrpCrypto as WorkPrpCrypto
 from wechatpy.utils import check_signature
@@ -650,6 +651,10 @@ def test_entity_declarations_are_refused_before_parsing():
     with pytest.raises(ChannelError, match="well-formed"):
         parse_xml(b"<xml><a></xml>")
     assert parse_xml("<xml><A>1</A></xml>") == {"A": "1"}
+    # wechatpy's own parser (xmltodict, as installed) refuses entities too: the guard above
+    # does not depend on it
+    with pytest.raises(ValueError, match="entities"):
+        parse_message(bomb.decode())
 
 
 # ---------------------------------------------------------------------------- configuration
@@ -739,3 +744,36 @@ def test_wecom_handoff_and_an_agent_reply_through_message_send(wechat_server, fa
     (sent,) = fake_api.wait(user)
     assert sent["agentid"] == AGENT_ID and sent["text"]["content"] == "您好，我来帮您处理。"
     assert sent["_path"] == "/cgi-bin/message/send"
+
+
+def test_compatible_mode_takes_both_and_answers_in_kind(demo_kb):
+    from bot.engine import Bot
+    from bot.sessions import MemorySessionStore
+
+    _, question, answer = faq_entry()
+    bot = Bot(demo_kb, sessions=MemorySessionStore(), generator=FakeGenerator())
+    connector = WeChatConnector(
+        {
+            "token": TOKEN,
+            "app_id": APP_ID,
+            "access_token": "x",
+            "encoding_aes_key": AES_KEY,
+            "encryption": "compatible",
+        }
+    )
+    sealed = official_callback(
+        text_xml(new_user(), question), token=TOKEN, aes_key=AES_KEY, app_id=APP_ID
+    )
+    response = connector.handle(ChannelRequest("POST", query=sealed.query, body=sealed.body), bot)
+    assert (
+        open_reply(response.body, token=TOKEN, aes_key=AES_KEY, app_id=APP_ID)["Content"] == answer
+    )
+    plain = official_callback(text_xml(new_user(), question), token=TOKEN, aes_key=None, app_id="")
+    response = connector.handle(ChannelRequest("POST", query=plain.query, body=plain.body), bot)
+    assert xmltodict.parse(response.body)["xml"]["Content"] == answer
+    # an encrypted message to an account set to plaintext cannot be read: a clear 400
+    connector = WeChatConnector(
+        {"token": TOKEN, "app_id": APP_ID, "access_token": "x", "encryption": "plaintext"}
+    )
+    response = connector.handle(ChannelRequest("POST", query=sealed.query, body=sealed.body), bot)
+    assert response.status == 400 and "encoding_aes_key" in response.payload()["error"]["message"]
