@@ -327,7 +327,9 @@ class SlackOutbound(Outbound):
         return payload
 
     def send_text(self, conversation: Conversation, text: str) -> None:
-        self.post(self.text_payload(conversation, text))
+        """Post ``text``; SlackApiError when Slack refuses it, for the caller to log (the
+        agent API answers ``relayed: false``)."""
+        self.client.chat_postMessage(**self.text_payload(conversation, text))
 
     def post(self, payload: dict[str, Any]) -> str | None:
         """``chat.postMessage``; the posted message's ts, None when nothing was posted."""

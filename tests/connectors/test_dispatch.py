@@ -287,6 +287,15 @@ def test_a_window_channel_answers_inline_over_http(channel_server):
         response = client.post("/channels/window-test", json={"text": question, "user": "h1"})
     assert response.status_code == 200 and response.text == f"passive: {answer}"
     assert bot.sessions.get("win:h1").meta[ADDRESS] == {"openid": "h1"}
+    # an address is the platform's id: the bot keeps it exactly, however much it looks like
+    # personal data (everything else in the session's metadata is redacted)
+    session = bot.sessions.load("win:address", channel="window-test", user_id="u")
+    session.meta[ADDRESS] = {"openid": "jo@example.com"}
+    session.meta["note"] = "mail jo@example.com"
+    bot.sessions.save_state(session)
+    bot.reply(IncomingMessage(question, session_id="win:address", channel="window-test"))
+    stored = bot.sessions.get("win:address").meta
+    assert stored[ADDRESS] == {"openid": "jo@example.com"} and "jo@" not in stored["note"]
 
 
 def test_an_agent_message_reaches_a_platform_conversation(channel_server):

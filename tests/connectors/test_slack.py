@@ -483,3 +483,22 @@ def test_an_agent_reply_from_the_api_reaches_the_slack_thread(slack_server, fake
         assert released.json()["state"] == "bot"
     stored = slack_server.bot.sessions.get(session_id)
     assert stored.turns[-1].role == "agent" and "sam@shop.example" not in stored.turns[-1].text
+
+
+def test_a_refused_agent_message_is_the_callers_error_and_no_address_no_relay():
+    from slack_sdk.errors import SlackApiError
+
+    from bot.sessions import Session
+    from bot.sessions.base import ADDRESS
+
+    class Refusing:
+        def chat_postMessage(self, **kwargs: Any) -> None:
+            raise SlackApiError("invalid_auth", {"ok": False, "error": "invalid_auth"})
+
+    connector = SlackConnector({"signing_secret": SECRET, "bot_token": TOKEN}, client=Refusing())
+    where = {"team": TEAM, "channel": "D1", "thread_ts": None}
+    session = Session("slack:T:dm:U1", "slack", "U1", meta={ADDRESS: where})
+    with pytest.raises(SlackApiError):  # the agent API answers relayed: false
+        connector.relay(session, "Sam here")
+    assert connector.post({"channel": "C1", "text": "x"}) is None  # logged, not raised
+    assert connector.relay(Session("slack:T:dm:U2", "slack", "U2"), "Sam here") is False
