@@ -465,6 +465,16 @@ def test_handoff_then_silence_then_an_agent_reply_reaches_the_wechat_user(wechat
     assert fake_api.wait(user)[-1]["text"]["content"] == "您好，我是客服小李，您的订单已经发货了。"
     turns = wechat_server.bot.sessions.get(session_id).turns
     assert turns[-1].role == "agent"
+    # WeChat refuses a message to a follower silent for more than 48 h: the agent is told
+    fake_api.out_of_window.add(user)
+    late = httpx.post(
+        f"{wechat_server.url}/api/sessions/{session_id}/agent",
+        json={"text": "还在吗？"},
+        headers={"authorization": f"Bearer {ADMIN}"},
+        timeout=30,
+    )
+    assert late.status_code == 200 and late.json()["relayed"] is False
+    assert len(fake_api.messages(user)) == 1
 
 
 # ---------------------------------------------------------------------------- WeCom

@@ -39,6 +39,8 @@ class FakeWeChatAPI:
     refused: list[str] = field(default_factory=list)
     valid: set[str] = field(default_factory=set)
     expire_next: bool = False
+    #: users WeChat will not deliver to (45015: more than 48 h since they last wrote)
+    out_of_window: set[str] = field(default_factory=set)
 
     def messages(self, user: str) -> list[dict[str, Any]]:
         return [m for m in list(self.sent) if m.get("touser") == user]
@@ -70,6 +72,11 @@ class FakeWeChatAPI:
             self.refused.append(path)
             return {"errcode": 42001, "errmsg": "access_token expired"}
         message = json.loads(body)
+        if message.get("touser") in self.out_of_window:
+            return {
+                "errcode": 45015,
+                "errmsg": "response out of time limit or subscription is canceled",
+            }
         self.sent.append({**message, "_path": path})
         return {"errcode": 0, "errmsg": "ok"}
 
