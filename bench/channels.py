@@ -1,13 +1,16 @@
 """Channel benchmark: how fast platforms are acknowledged while answers are being generated.
 
-``shopbot serve`` runs in its own process on 127.0.0.1 with the web channel and Slack (and
-WeChat, when ``connectors/wechat.py`` exists and this script knows how to drive it) enabled;
-Slack's Web API is a local stand-in in this process that records each ``chat.postMessage``.
-For ``--seconds``, at the same time:
+``shopbot serve`` runs in its own process on 127.0.0.1 with the web channel, Slack and, when
+``connectors/wechat.py`` exists, a WeChat Official Account (plaintext mode) enabled; the
+platforms' APIs are a local stand-in in this process that records each
+``chat.postMessage`` and each customer-service message. For ``--seconds``, at the same time:
 
 - ``--senders`` Slack customers (32 by default), each in a direct message of its own, send
   an event signed with ``slack_sdk``'s ``SignatureVerifier``, time the HTTP acknowledgement,
   wait for the answer to be posted, and send the next;
+- as many WeChat followers post text messages signed with wechatpy's ``WeChatSigner``: the
+  response is the answer when it is ready within the reply window (a passive reply), else
+  ``success`` and the answer comes through the message API;
 - as many web customers ask on ``/api/chat``, whose HTTP response is the answer.
 
 The questions mix FAQ questions (no model) with questions the bot answers by generating from
@@ -49,6 +52,7 @@ from bench.server import free_port, percentile, questions, start_server  # noqa:
 SECRET = "bench-signing-secret"
 TOKEN = "xoxb-bench"
 TEAM = "TBENCH"
+WECHAT_TOKEN = "benchtoken"
 #: questions the demo store answers by generating from its policy pages (with the bundled
 #: model), beside its FAQ questions
 GENERATED = [
@@ -66,7 +70,8 @@ GENERATED = [
 # ---------------------------------------------------------------------------- fake Slack API
 @dataclass
 class FakeSlack:
-    """Slack's Web API on 127.0.0.1: ``chat.postMessage`` calls, by channel, with their time."""
+    """Slack's Web API and WeChat's message API on 127.0.0.1: each ``chat.postMessage`` (by
+    channel) and customer-service message (by openid), with the time it arrived."""
 
     url: str = ""
     posts: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
@@ -87,11 +92,18 @@ def start_fake_slack() -> tuple[FakeSlack, ThreadingHTTPServer]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            sent = json.loads(body or b"{}")
             if self.path == "/chat.postMessage":
-                channel = json.loads(body or b"{}").get("channel", "?")
+                where = sent.get("channel", "?")
+            elif self.path.startswith("/cgi-bin/message/custom/send"):
+                where = sent.get("touser", "?")
+            else:
+                where = None
+            if where is not None:
                 with fake.guard:
-                    fake.posts[channel].append(time.perf_counter())
-            data = json.dumps({"ok": True, "ts": f"{time.time():.6f}"}).encode()
+                    fake.posts[where].append(time.perf_counter())
+            answer = {"ok": True, "ts": f"{time.time():.6f}", "errcode": 0, "errmsg": "ok"}
+            data = json.dumps(answer).encode()
             self.send_response(200)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(data)))
@@ -192,6 +204,7 @@ class Tally:
     answers: list[float] = field(default_factory=list)
     errors: int = 0
     unanswered: int = 0
+    passive: int = 0  # answered in the HTTP response (WeChat's passive reply)
     actions: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def row(self, name: str) -> dict[str, Any]:
@@ -205,6 +218,7 @@ class Tally:
             "answer_p99_ms": percentile(self.answers, 99),
             "errors": self.errors,
             "unanswered": self.unanswered,
+            "passive_replies": self.passive,
             "actions": dict(self.actions),
         }
 
@@ -238,7 +252,65 @@ async def slack_sender(
                 await asyncio.sleep(0.02)
             with fake.guard:
                 posted = fake.posts[channel][before]
-            tally.answers.append((posted - acked) * 1000)
+            tally.answers.append((posted - started) * 1000)
+    finally:
+        await connection.close()
+
+
+def wechat_message(text: str, user: str) -> tuple[str, bytes]:
+    """A text message as WeChat posts it: the signed query string and the XML body."""
+    from wechatpy.utils import WeChatSigner
+
+    stamp, nonce = str(int(time.time())), str(uuid.uuid4().int % 10**9)
+    signer = WeChatSigner()
+    signer.add_data(WECHAT_TOKEN, stamp, nonce)
+    query = f"signature={signer.signature}&timestamp={stamp}&nonce={nonce}&openid={user}"
+    body = (
+        f"<xml><ToUserName><![CDATA[gh_bench]]></ToUserName>"
+        f"<FromUserName><![CDATA[{user}]]></FromUserName>"
+        f"<CreateTime>{stamp}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{text}]]></Content><MsgId>{uuid.uuid4().int % 10**18}</MsgId></xml>"
+    )
+    return query, body.encode()
+
+
+async def wechat_sender(
+    number: int, port: int, fake: FakeSlack, asked: list[str], deadline: float, tally: Tally
+) -> None:
+    """One WeChat follower: the response is a passive reply, or ``success`` and the answer
+    through the message API (awaited before the next message)."""
+    connection = Connection(port)
+    user, n = f"obench{number:03d}", number
+    try:
+        while time.perf_counter() < deadline:
+            query, body = wechat_message(asked[n % len(asked)], user)
+            n += 7
+            before = fake.count(user)
+            started = time.perf_counter()
+            try:
+                status, raw = await connection.post(
+                    f"/channels/wechat?{query}", body, {"Content-Type": "text/xml"}
+                )
+            except (OSError, ValueError, asyncio.IncompleteReadError):
+                status, raw = 0, b""
+                await connection.close()
+            responded = time.perf_counter()
+            if status != 200:
+                tally.errors += 1
+                continue
+            tally.acks.append((responded - started) * 1000)
+            if raw.strip() not in (b"", b"success"):  # the answer itself, within the window
+                tally.passive += 1
+                tally.answers.append((responded - started) * 1000)
+                continue
+            while fake.count(user) == before:
+                if time.perf_counter() > deadline + 300:
+                    tally.unanswered += 1
+                    return
+                await asyncio.sleep(0.02)
+            with fake.guard:
+                posted = fake.posts[user][before]
+            tally.answers.append((posted - started) * 1000)
     finally:
         await connection.close()
 
@@ -277,18 +349,27 @@ async def web_sender(
         await connection.close()
 
 
-async def load(port: int, fake: FakeSlack, asked: list[str], senders: int, seconds: float):
-    slack, web = Tally(), Tally()
+async def load(
+    port: int, fake: FakeSlack, asked: list[str], senders: int, seconds: float, wechat: bool
+) -> dict[str, Tally]:
+    tallies = {"slack": Tally(), "wechat": Tally(), "/api/chat": Tally()}
     deadline = time.perf_counter() + seconds
+    slack, weixin, web = tallies.values()
     await asyncio.gather(
         *(slack_sender(i, port, fake, asked, deadline, slack) for i in range(senders)),
+        *(
+            wechat_sender(i, port, fake, asked, deadline, weixin)
+            for i in range(senders if wechat else 0)
+        ),
         *(web_sender(i, port, asked, deadline, web) for i in range(senders)),
     )
-    return slack, web
+    if not wechat:
+        del tallies["wechat"]
+    return tallies
 
 
 # ---------------------------------------------------------------------------- set-up
-def write_config(folder: Path, slack_api: str, generator: str) -> Path:
+def write_config(folder: Path, api: str, generator: str, wechat: bool) -> Path:
     config = folder / "config.yaml"
     generation = "  generator: {backend: fake}\n" if generator == "fake" else "  generation: true\n"
     config.write_text(
@@ -298,7 +379,13 @@ def write_config(folder: Path, slack_api: str, generator: str) -> Path:
         "server:\n  rate_limit: {per_session: 0, per_ip: 0}\n"
         "channels:\n  web: {}\n"
         f"  slack:\n    signing_secret: {SECRET}\n    bot_token: {TOKEN}\n"
-        f"    api_url: {slack_api}\n",
+        f"    api_url: {api}\n"
+        + (
+            f"  wechat:\n    token: {WECHAT_TOKEN}\n    app_id: wxbench\n"
+            f"    access_token: AT_bench\n    encryption: plaintext\n    api_base: {api}\n"
+            if wechat
+            else ""
+        ),
         encoding="utf-8",
     )
     return config
@@ -337,7 +424,7 @@ def wechat_note() -> str | None:
     """Why WeChat is not measured in this run (None: it is)."""
     if not (ROOT / "connectors" / "wechat.py").exists():
         return "WeChat: skipped (connectors/wechat.py does not exist yet)"
-    return "WeChat: skipped (connectors/wechat.py exists; this bench does not drive it yet)"
+    return None
 
 
 def main() -> None:
@@ -349,9 +436,10 @@ def main() -> None:
     args = parser.parse_args()
 
     asked = [q for pair in zip(GENERATED * 8, questions()[::5], strict=False) for q in pair]
+    note = wechat_note()
     fake, fake_server = start_fake_slack()
     with tempfile.TemporaryDirectory() as tmp:
-        config = write_config(Path(tmp), fake.url, args.generator)
+        config = write_config(Path(tmp), fake.url, args.generator, wechat=note is None)
         subprocess.run(
             [sys.executable, "-m", "connectors.cli", "index", "--config", str(config)],
             cwd=ROOT,
@@ -362,8 +450,8 @@ def main() -> None:
         port = free_port()
         server = start_server(config, port)
         try:
-            asyncio.run(load(port, fake, asked, 2, 5.0))  # warm up (loads the model)
-            slack, web = asyncio.run(load(port, fake, asked, args.senders, args.seconds))
+            asyncio.run(load(port, fake, asked, 2, 5.0, note is None))  # warm up: loads models
+            tallies = asyncio.run(load(port, fake, asked, args.senders, args.seconds, note is None))
         finally:
             server.terminate()
             try:
@@ -372,7 +460,7 @@ def main() -> None:
                 server.kill()
             fake_server.shutdown()
 
-    rows = [slack.row("slack"), web.row("/api/chat")]
+    rows = [tally.row(name) for name, tally in tallies.items()]
     print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; Python {platform.python_version()}")
     print(f"backend: embedder {used['embedder']}, generator {used['generator']}")
     print(f"{args.senders} senders per channel at once, {args.seconds:g} s")
@@ -387,13 +475,17 @@ def main() -> None:
             f"{row['answer_p50_ms']:>14.0f} {row['answer_p99_ms']:>14.0f} {row['errors']:>6}"
         )
     print(
-        "(slack: ack = the HTTP acknowledgement, answer = from it to chat.postMessage; "
-        "/api/chat: the response is the answer)"
+        "(ack: the HTTP response to the platform; answer: from the request to the answer "
+        "delivered. slack: the answer is a chat.postMessage; wechat: the passive reply, "
+        "or the message API after `success`; /api/chat: the response is the answer)"
     )
-    if slack.unanswered:
-        print(f"slack: {slack.unanswered} message(s) not answered within 300 s of the end")
-    print(f"/api/chat actions: {dict(web.actions)}")
-    note = wechat_note()
+    if "wechat" in tallies:
+        weixin = tallies["wechat"]
+        print(f"wechat: {weixin.passive} of {len(weixin.acks)} answered by a passive reply")
+    for name, tally in tallies.items():
+        if tally.unanswered:
+            print(f"{name}: {tally.unanswered} message(s) not answered within 300 s of the end")
+    print(f"/api/chat actions: {dict(tallies['/api/chat'].actions)}")
     if note:
         print(note)
     if args.json:
@@ -404,7 +496,7 @@ def main() -> None:
             "senders_per_channel": args.senders,
             "seconds": args.seconds,
             "channels": rows,
-            "wechat": note or "measured",
+            "wechat": note or "measured (Official Account, plaintext mode)",
         }
         args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
 
