@@ -328,43 +328,69 @@ def split_text(text: str, limit: int) -> list[str]:
 # ---------------------------------------------------------------------------- retries
 class Deliveries:
     """What became of each recent message (bounded, thread-safe): being answered, answered
-    in the HTTP response (that response kept for a retry), or sent through the API."""
+    in the HTTP response, or sent through the API. The passive responses themselves are kept
+    for ``keep_s`` only (at most ``responses`` of them): WeChat's retries come within 15 s."""
 
     NEW, PENDING, PASSIVE, SENT = "new", "pending", "passive", "sent"
 
-    def __init__(self, size: int) -> None:
+    def __init__(
+        self,
+        size: int,
+        *,
+        responses: int = 1000,
+        keep_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.size = size
-        self._items: OrderedDict[str, tuple[str, ChannelResponse | None]] = OrderedDict()
+        self.clock = clock
+        self.max_responses = responses
+        self.keep_s = keep_s
+        self._states: OrderedDict[str, str] = OrderedDict()
+        self._responses: OrderedDict[str, tuple[float, ChannelResponse]] = OrderedDict()
         self._guard = threading.Lock()
 
     def begin(self, key: str) -> tuple[str, ChannelResponse | None]:
-        """The message's state before this delivery (``NEW`` marks it ``PENDING``)."""
+        """The message's state before this delivery, and its passive response when it is
+        still kept (``NEW`` marks the message ``PENDING``)."""
         with self._guard:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-                return found
-            self._set(key, self.PENDING, None)
+            self._expire()
+            state = self._states.get(key)
+            if state is not None:
+                self._states.move_to_end(key)
+                kept = self._responses.get(key)
+                return state, kept[1] if kept else None
+            self._set(key, self.PENDING)
             return self.NEW, None
 
     def answered(self, key: str, response: ChannelResponse | None = None) -> None:
         """Answered in ``response`` (a passive reply), or through the API when None."""
         with self._guard:
             if response is None:
-                self._set(key, self.SENT, None)
-            else:
-                self._set(key, self.PASSIVE, response)
+                self._set(key, self.SENT)
+                return
+            self._set(key, self.PASSIVE)
+            self._responses[key] = (self.clock(), response)
+            self._responses.move_to_end(key)
+            self._expire()
 
     def state(self, key: str) -> str:
         with self._guard:
-            found = self._items.get(key)
-            return found[0] if found else self.NEW
+            return self._states.get(key, self.NEW)
 
-    def _set(self, key: str, state: str, response: ChannelResponse | None) -> None:
-        self._items[key] = (state, response)
-        self._items.move_to_end(key)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
+    def _set(self, key: str, state: str) -> None:
+        self._states[key] = state
+        self._states.move_to_end(key)
+        while len(self._states) > self.size:
+            old, _ = self._states.popitem(last=False)
+            self._responses.pop(old, None)
+
+    def _expire(self) -> None:
+        cutoff = self.clock() - self.keep_s
+        while self._responses:
+            key, (stamp, _) = next(iter(self._responses.items()))
+            if stamp >= cutoff and len(self._responses) <= self.max_responses:
+                break
+            del self._responses[key]
 
 
 # ---------------------------------------------------------------------------- the API

@@ -787,3 +787,27 @@ def test_compatible_mode_takes_both_and_answers_in_kind(demo_kb):
     )
     response = connector.handle(ChannelRequest("POST", query=sealed.query, body=sealed.body), bot)
     assert response.status == 400 and "encoding_aes_key" in response.payload()["error"]["message"]
+
+
+def test_deliveries_are_bounded_and_passive_responses_kept_briefly():
+    from connectors.base import ChannelResponse
+    from connectors.wechat import Deliveries
+
+    now = [1000.0]
+    seen = Deliveries(3, responses=2, keep_s=60, clock=lambda: now[0])
+    assert seen.begin("a") == (Deliveries.NEW, None)
+    assert seen.begin("a") == (Deliveries.PENDING, None)
+    reply = ChannelResponse(200, b"<xml/>")
+    seen.answered("a", reply)
+    assert seen.begin("a") == (Deliveries.PASSIVE, reply)
+    seen.begin("b")
+    seen.answered("b")
+    assert seen.begin("b") == (Deliveries.SENT, None)
+    for key in "cde":  # "a" and "b" are forgotten: only three ids are remembered
+        seen.begin(key)
+    assert seen.state("a") == seen.state("b") == Deliveries.NEW
+    # a passive response older than keep_s is dropped (its state stays: acknowledged)
+    seen.answered("e", reply)
+    assert seen.begin("e") == (Deliveries.PASSIVE, reply)
+    now[0] += 61
+    assert seen.begin("e") == (Deliveries.PASSIVE, None)
