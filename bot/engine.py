@@ -225,7 +225,7 @@ class Bot:
                 yield earlier
                 return
         text = self.redact(text, session)  # from here on, nothing can quote personal data
-        language = detect_language(text)
+        language = detect_language(text, default=self._default_language(message))
         session.language = language
         # the same message again after its answer was cut off: that turn is completed
         resumed = unanswered(session, str(message_id)) if message_id else None
@@ -593,6 +593,12 @@ class Bot:
         return history
 
     # ------------------------------------------------------------------ helpers
+    def _default_language(self, message: IncomingMessage) -> str:
+        """The language of a message that shows none: the channel's (``meta["language"]``,
+        e.g. Chinese on WeChat) when the bot has texts in it, else English."""
+        wanted = message.meta.get("language")
+        return wanted if isinstance(wanted, str) and wanted in self.messages.table else "en"
+
     def _validate(self, text: str) -> str:
         if not isinstance(text, str) or not text.strip():
             raise ValueError("the message is empty: send the customer's text")

@@ -32,6 +32,8 @@ BUILTINS: dict[str, str] = {
     "replay": "connectors.replay_channel:ReplayConnector",
     "slack": "connectors.slack:SlackConnector",
     "web": "connectors.web:WebConnector",
+    "wechat": "connectors.wechat:WeChatConnector",
+    "wecom": "connectors.wechat:WeComConnector",
 }
 #: the entry-point group third-party packages declare their connectors in
 ENTRY_POINT_GROUP = "shopbot.connectors"

@@ -86,8 +86,11 @@ def _latin_tokens(text: str) -> list[str]:
     return [_stem(w.replace("'", "")) for w in WORD.findall(text) if w not in EN_STOP]
 
 
-def detect_language(text: str) -> str:
-    """'zh' when CJK characters make up a fair share of the letters, else 'en'."""
+def detect_language(text: str, default: str = "en") -> str:
+    """'zh' when CJK characters make up a fair share of the letters, else 'en'; ``default``
+    when the text has no letters to tell by ("?", "12345", an emoji)."""
     cjk = sum(len(m.group()) for m in CJK_RUN.finditer(text))
     latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    if not cjk and not latin:
+        return default
     return "zh" if cjk and cjk * 3 >= latin else "en"

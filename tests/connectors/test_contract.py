@@ -139,7 +139,90 @@ class SlackDriver(Driver):
         return new[-1]["text"] if new else ""
 
 
-DRIVERS: dict[str, Driver] = {"web": WebDriver(), "replay": ReplayDriver(), "slack": SlackDriver()}
+class WeChatDriver(Driver):
+    """Official Account messages in safe mode, encrypted and signed with wechatpy's crypto;
+    the replies are the passive replies, decrypted (an acknowledgement reads as silence)."""
+
+    token, key, app_id = "contract-token", "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR", "wx1"
+
+    def options(self) -> dict[str, Any]:
+        return {
+            "token": self.token,
+            "app_id": self.app_id,
+            "access_token": "contract",
+            "encoding_aes_key": self.key,
+        }
+
+    def connector(self, name: str) -> Connector:
+        return connector_class(name)(self.options())
+
+    def seal(self, xml: str) -> ChannelRequest:
+        from tests.connectors.wechat_fakes import official_callback
+
+        callback = official_callback(xml, token=self.token, aes_key=self.key, app_id=self.app_id)
+        return ChannelRequest(query=callback.query, body=callback.body)
+
+    def request(self, text: str, conversation: str) -> ChannelRequest:
+        from tests.connectors.wechat_fakes import text_xml
+
+        return self.seal(text_xml(conversation, text))
+
+    def malformed(self) -> list[ChannelRequest]:
+        unsigned = super().malformed()
+        return [*unsigned, self.seal("{not xml"), self.seal("<xml><MsgType>text</xml>")]
+
+    def text(self, response: ChannelResponse) -> str:
+        import xmltodict
+
+        from tests.connectors.wechat_fakes import open_reply
+
+        if response.body in (b"", b"success"):
+            return ""
+        if b"<Encrypt>" not in response.body:
+            return xmltodict.parse(response.body)["xml"]["Content"]
+        return open_reply(response.body, token=self.token, aes_key=self.key, app_id=self.app_id)[
+            "Content"
+        ]
+
+
+class WeComDriver(WeChatDriver):
+    """WeCom application messages (always encrypted, with wechatpy's enterprise crypto)."""
+
+    app_id = "ww1"
+
+    def options(self) -> dict[str, Any]:
+        return {
+            "corp_id": self.app_id,
+            "agent_id": 1,
+            "token": self.token,
+            "access_token": "contract",
+            "encoding_aes_key": self.key,
+        }
+
+    def seal(self, xml: str) -> ChannelRequest:
+        from tests.connectors.wechat_fakes import wecom_callback
+
+        callback = wecom_callback(xml, token=self.token, aes_key=self.key, corp_id=self.app_id)
+        return ChannelRequest(query=callback.query, body=callback.body)
+
+    def text(self, response: ChannelResponse) -> str:
+        from tests.connectors.wechat_fakes import open_reply
+
+        if response.body in (b"", b"success"):
+            return ""
+        opened = open_reply(
+            response.body, token=self.token, aes_key=self.key, app_id=self.app_id, work=True
+        )
+        return opened["Content"]
+
+
+DRIVERS: dict[str, Driver] = {
+    "web": WebDriver(),
+    "replay": ReplayDriver(),
+    "slack": SlackDriver(),
+    "wechat": WeChatDriver(),
+    "wecom": WeComDriver(),
+}
 
 
 @pytest.fixture(scope="module")
@@ -292,7 +375,9 @@ def test_reply_as_text_lists_sources_and_products_in_the_reply_language():
 
 # ---------------------------------------------------------------------------- registry
 def test_unknown_channel_names_the_builtins():
-    with pytest.raises(ConfigError, match=r"unknown channel 'slak'.*replay, slack, web"):
+    with pytest.raises(
+        ConfigError, match=r"unknown channel 'slak'.*replay, slack, web, wechat, wecom"
+    ):
         build_connectors({"slak": {}})
 
 
