@@ -324,6 +324,8 @@ class Bot:
                 session.failures = 0
                 reply = self._quoted(sources, decision, session, language, "claimed promise")
             else:
+                if screened.claim:  # naming its words would repeat the claim ("五折")
+                    decision.unknown_terms = []
                 reply = self._respond(decision, session, language, text)
             if screened.claim and reply.action in ("answer_faq", "generate", "dont_know"):
                 key = "claim_note" if reply.action != "dont_know" else "claim_unknown"
