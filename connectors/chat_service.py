@@ -110,7 +110,7 @@ class ChatService(Dispatcher):
 
         def work() -> None:
             try:
-                with self.lock(message.session_id), self.slots:
+                with self.lock(message.session_id), self.answering():
                     for event in self.bot.stream(message):
                         put(event)
             except Exception:  # the stream has started: the client gets an event, we the trace

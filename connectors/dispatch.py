@@ -22,7 +22,7 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from starlette.concurrency import run_in_threadpool
 
@@ -55,6 +55,11 @@ class Dispatcher:
         # answering is CPU-bound: more at once only thrashes the cores and the GIL
         slots = server.concurrency or 2 * (os.cpu_count() or 1)
         self.slots = threading.BoundedSemaphore(slots)
+        self._slot_count = slots
+        # answers being made or waiting for a slot (``answering``): when every slot is
+        # taken, a new answer cannot be ready within a platform's reply window
+        self._answering = 0
+        self._answering_guard = threading.Lock()
         # workers wait for a conversation's lock before a slot: more workers than slots, so
         # that one busy conversation cannot hold every worker while slots sit idle
         self._pool = concurrent.futures.ThreadPoolExecutor(
@@ -94,11 +99,28 @@ class Dispatcher:
         """The bot's reply under the conversation's lock and an answering slot; the
         conversation's outbound address is stored with it (``Session.meta[ADDRESS]``)."""
         with self.lock(message.session_id):
-            with self.slots:
+            with self.answering():
                 reply = self.bot.reply(message)
             if connector is not None:
                 self._remember(connector, message)
             return reply
+
+    @contextlib.contextmanager
+    def answering(self) -> Iterator[None]:
+        """An answering slot, counted while it is waited for and held (``saturated``)."""
+        with self._answering_guard:
+            self._answering += 1
+        try:
+            with self.slots:
+                yield
+        finally:
+            with self._answering_guard:
+                self._answering -= 1
+
+    def saturated(self) -> bool:
+        """Every answering slot is taken (or waited for): a new answer starts only after
+        one of them is done."""
+        return self._answering >= self._slot_count
 
     def _remember(self, connector: Connector, message: IncomingMessage) -> None:
         """Store where the customer is reached, when it is new: it survives restarts, and
@@ -136,7 +158,9 @@ class Dispatcher:
         if not connector.answers_later:
             return await asyncio.to_thread(self.inline, connector, messages, request.client)
         window = connector.reply_window_s
-        passive = _Passive() if window and len(messages) == 1 else None
+        # with every slot busy the answer would queue behind others and miss the window:
+        # acknowledge at once rather than keep the platform waiting for the window's end
+        passive = _Passive() if window and len(messages) == 1 and not self.saturated() else None
         self.later(connector, messages, request.client, passive=passive)
         if passive is None:
             return connector.acknowledge(messages)

@@ -136,6 +136,34 @@ def test_a_reply_within_the_window_is_the_response_and_a_slow_one_is_sent_once()
     service.close()
 
 
+def test_with_every_slot_busy_a_window_channel_is_acknowledged_at_once():
+    """An answer that must queue behind others cannot make the window: the platform gets
+    its acknowledgement at once instead of at the window's end, and the answer follows."""
+    bot, connector = SlowBot(), WindowConnector()
+    service = dispatcher(bot, concurrency=2)
+
+    async def run() -> tuple[ChannelResponse, float]:
+        busy = [
+            service.dispatch(connector, request("busy", f"u-busy{n}", delay=WINDOW * 3))
+            for n in range(2)
+        ]
+        first = [asyncio.ensure_future(b) for b in busy]
+        await asyncio.sleep(0.05)  # the two slots are taken
+        assert service.saturated()
+        started = time.monotonic()
+        queued = await service.dispatch(connector, request("queued", "u-queued"))
+        took = time.monotonic() - started
+        await asyncio.gather(*first)
+        return queued, took
+
+    queued, took = asyncio.run(run())
+    assert queued.body == b"success" and took < WINDOW / 2
+    assert service.drain(timeout=10)
+    assert connector.outbound.to("win:u-queued") == ["answer to queued"]
+    assert not service.saturated()
+    service.close()
+
+
 def test_exactly_one_delivery_at_the_edge_of_the_window():
     """Answers finishing around the moment the window closes: each goes out exactly once,
     inline or through the outbound path, never both, never neither."""
