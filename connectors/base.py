@@ -25,7 +25,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from bot.sessions import Session
 from bot.types import IncomingMessage, Reply
@@ -258,6 +258,14 @@ class Inbound:
 
     messages: list[IncomingMessage] = field(default_factory=list)
     response: ChannelResponse | None = None
+
+
+def blank_is_unset(value: Any) -> Any:
+    """A setting given as blank text is not set: ``${SLACK_BOT_TOKEN:-}`` with the variable
+    unset, or a YAML key left empty. A ``SecretStr`` is unwrapped first, to be checked."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return None if isinstance(value, str) and not value.strip() else value
 
 
 class ConnectorOptions(StrictModel):

@@ -223,21 +223,8 @@ def create_app(
         return holder["service"]
 
     async def json_body(request: Request) -> Any:
-        raw = await request.body()
-        if not raw.strip():
-            return None
-        try:
-            return ChannelRequest(body=raw).json()
-        except ChannelError as exc:
-            kind = request.headers.get("content-type", "").split(";")[0].strip()
-            if kind and kind != "application/json":
-                raise ChannelError(
-                    415,
-                    "unsupported_media_type",
-                    f"the body is {kind}, not JSON: send a JSON object with "
-                    "Content-Type: application/json",
-                ) from None
-            raise exc from None
+        neutral = ChannelRequest(body=await request.body(), headers=dict(request.headers))
+        return WebConnector.body(neutral)  # None when empty; a 400/415 that says what to send
 
     def admin(request: Request) -> None:
         token = server.admin_token.get_secret_value() if server.admin_token else ""

@@ -38,6 +38,7 @@ from connectors.base import (
     Connector,
     ConnectorOptions,
     Inbound,
+    blank_is_unset,
 )
 from connectors.outbound import Conversation, Outbound, reply_as_text
 from connectors.web import MESSAGE_ID
@@ -83,10 +84,7 @@ class SlackOptions(ConnectorOptions):
     @field_validator("signing_secret", "bot_token", "support_channel", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
-        """``${SLACK_BOT_TOKEN:-}`` with the variable unset means: not set."""
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value.get_secret_value() if isinstance(value, SecretStr) else value
+        return blank_is_unset(value)
 
     @field_validator("api_url")
     @classmethod

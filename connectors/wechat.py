@@ -62,6 +62,7 @@ from connectors.base import (
     Connector,
     ConnectorOptions,
     Inbound,
+    blank_is_unset,
 )
 from connectors.outbound import Conversation, Outbound, reply_as_text
 from knowledge.errors import ConfigError
@@ -202,17 +203,10 @@ class WeChatOptions(_Options):
         description="the Official Account API's base URL (tests and proxies point it elsewhere)",
     )
 
-    @field_validator("app_id", mode="before")
+    @field_validator("app_id", "app_secret", mode="before")
     @classmethod
-    def _blank_app_id(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("app_secret", mode="before")
-    @classmethod
-    def _empty_secret(cls, value: Any) -> Any:
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        return None if isinstance(value, str) and not value.strip() else value
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return blank_is_unset(value)
 
 
 class WeComOptions(_Options):
@@ -228,17 +222,10 @@ class WeComOptions(_Options):
         description="the WeCom API's base URL (tests and private deployments point it elsewhere)",
     )
 
-    @field_validator("corp_id", mode="before")
+    @field_validator("corp_id", "secret", mode="before")
     @classmethod
-    def _blank_corp_id(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("secret", mode="before")
-    @classmethod
-    def _empty_secret(cls, value: Any) -> Any:
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        return None if isinstance(value, str) and not value.strip() else value
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return blank_is_unset(value)
 
 
 def _secret(value: SecretStr | None) -> str | None:
