@@ -251,6 +251,9 @@
     ".sb-bubble{padding:10px 14px;border-radius:18px;white-space:pre-wrap;",
     "overflow-wrap:anywhere;max-width:100%;}",
     ".sb-msg--bot .sb-bubble{background:#f1f3f6;color:#1f2937;border-bottom-left-radius:6px;}",
+    // what a recommendation says after its picks (sold-out matches, how to refine): below the cards
+    ".sb-after{margin-top:8px;padding:8px 14px;border-radius:14px;background:#f1f3f6;",
+    "color:#374151;font-size:13px;white-space:pre-wrap;overflow-wrap:anywhere;max-width:100%;}",
     ".sb-msg--user .sb-bubble{background:var(--accent);color:var(--on-accent);",
     "border-bottom-right-radius:6px;}",
     ".sb-failed .sb-bubble{opacity:.6;max-height:8.5em;overflow:hidden;",
@@ -774,18 +777,22 @@
     node.setAttribute("data-action", reply.action || "");
     var bubble = node.querySelector(".sb-bubble");
     var text = reply.text || "";
+    var after = [];
     if (reply.action === "recommend" && reply.products && reply.products.length) {
-      // the cards show the picks: the bubble keeps what surrounds the numbered list
-      text = text
-        .split("\n")
-        .filter(function (line) {
-          return !/^\d+\.\s|^\s+https?:/.test(line);
-        })
-        .join("\n");
+      // the cards show the picks: the bubble keeps what leads to the numbered list, and
+      // what follows it (sold-out matches, how to refine) goes below the cards
+      var before = [];
+      var listed = false;
+      text.split("\n").forEach(function (line) {
+        if (/^\d+\.\s|^\s+https?:/.test(line)) listed = true;
+        else (listed ? after : before).push(line);
+      });
+      text = before.join("\n");
     }
     bubble.querySelector(".sb-text").textContent = text;
     renderCitations(bubble, reply.citations, reply.action);
     renderProducts(node, reply.products);
+    if (after.length) node.appendChild(el("div", { className: "sb-after", text: after.join("\n") }));
     renderOptions(node, reply.options, reply.action);
   }
 

@@ -617,6 +617,36 @@ def test_a_clarifying_question_offers_its_topics_as_buttons(tab: Tab) -> None:
     assert not tab.unexpected(), tab.problems
 
 
+def test_a_recommendation_shows_its_picks_as_cards_between_its_texts(tab: Tab) -> None:
+    page = load_demo(tab)
+    page.locator(".sb-launcher").click()
+    ask(page, "do you have a waterproof jacket under $150?")
+    reply = answers(page).first
+    reply.wait_for()
+    settled(page)
+    assert reply.get_attribute("data-action") == "recommend"
+    cards = reply.locator(".sb-card")
+    assert cards.count() >= 1
+    prices = [
+        float(p.strip("$").replace(",", "")) for p in cards.locator(".sb-price").all_inner_texts()
+    ]
+    assert prices and all(price <= 150 for price in prices)
+    # the bubble leads to the cards (no numbered list: the cards are the list) ...
+    lead = reply.locator(".sb-bubble .sb-text").inner_text()
+    assert lead.rstrip().endswith(":") and not re.search(r"^\d+\.\s", lead, re.M)
+    # ... and what follows the list (how to refine it) comes after them
+    after = reply.locator(".sb-after")
+    assert "cheaper" in after.inner_text()
+    order = reply.evaluate("""node => [...node.children].map(c => c.className.split(' ')[0])""")
+    assert order.index("sb-products") < order.index("sb-after")
+    page.screenshot(path=str(artifact("widget-recommend.png")))
+    page.reload()  # the same from the history
+    again = answers(page).first
+    again.wait_for()
+    assert again.locator(".sb-card").count() == cards.count()
+    assert again.locator(".sb-after").inner_text() == after.inner_text()
+
+
 def test_a_rejected_message_shows_the_servers_reason(tab: Tab, live_server) -> None:
     page = load_demo(tab)
     page.locator(".sb-launcher").click()
