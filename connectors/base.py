@@ -341,6 +341,12 @@ class Connector(ABC):
         """The platform's acknowledgement of a request answered later (an empty 200)."""
         return ChannelResponse(200)
 
+    def fits_inline(self, reply: Reply) -> bool:
+        """Whether ``reply`` can be the HTTP response of a channel with a reply window
+        (WeChat's passive reply is one text message of 2048 bytes); when it cannot, the
+        request is acknowledged at once and the worker sends the reply."""
+        return True
+
     # ------------------------------------------------------------------ outbound
     @abstractmethod
     def render(self, reply: Reply, message: IncomingMessage) -> ChannelResponse:

@@ -276,8 +276,11 @@ class Dispatcher:
         reply: Reply,
         passive: _Passive | None,
     ) -> None:
-        if passive is not None and not reply.meta.get("repeated") and passive.offer(reply):
-            return  # the HTTP response carries it
+        if passive is not None and not reply.meta.get("repeated"):
+            if not connector.fits_inline(reply):
+                passive.offer(None)  # acknowledged now; sent from here, in order, below
+            elif passive.offer(reply):
+                return  # the HTTP response carries it
         try:
             with self.lock(message.session_id):  # posts in order; handover state kept whole
                 connector.send(message, reply, self.bot)

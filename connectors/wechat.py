@@ -709,7 +709,7 @@ class _WeChatBase(Connector):
         key = message.meta.get("message_id")
         if reply.meta.get("repeated") or not pieces:
             return ChannelResponse(200, ACK)
-        if len(pieces) > 1:
+        if len(pieces) > 1:  # (the dispatcher sends these itself: see ``fits_inline``)
             threading.Thread(
                 target=self._send_quietly, args=(message, reply), daemon=True
             ).start()  # not on the caller's thread: it may be the server's event loop
@@ -719,6 +719,10 @@ class _WeChatBase(Connector):
         if key:
             self.deliveries.answered(str(key), response)
         return response
+
+    def fits_inline(self, reply: Reply) -> bool:
+        """One text message at most: a longer reply goes through the message API."""
+        return len(self.texts_of(reply)) <= 1
 
     def address(self, message: IncomingMessage) -> dict[str, Any] | None:
         """The follower (openid) or member (userid), the account, and WeCom's application:

@@ -164,6 +164,30 @@ def test_with_every_slot_busy_a_window_channel_is_acknowledged_at_once():
     service.close()
 
 
+def test_a_reply_too_long_for_the_response_is_acknowledged_at_once_and_sent():
+    class OneLine(WindowConnector):
+        name = "one-line-test"
+
+        def fits_inline(self, reply: Reply) -> bool:
+            return "\n" not in reply.text
+
+    bot, connector = SlowBot(), OneLine()
+    service = dispatcher(bot)
+    original = bot.reply
+    bot.reply = lambda m: Reply(original(m).text + "\nmore", "generate", 0.9, m.session_id)
+
+    async def run() -> tuple[ChannelResponse, float]:
+        started = time.monotonic()
+        response = await service.dispatch(connector, request("long", "u-long"))
+        return response, time.monotonic() - started
+
+    response, took = asyncio.run(run())
+    assert response.body == b"success" and took < WINDOW / 2
+    assert service.drain(timeout=10)
+    assert connector.outbound.to("win:u-long") == ["answer to long\nmore"]
+    service.close()
+
+
 def test_exactly_one_delivery_at_the_edge_of_the_window():
     """Answers finishing around the moment the window closes: each goes out exactly once,
     inline or through the outbound path, never both, never neither."""

@@ -592,6 +592,8 @@ def test_long_replies_are_split_at_sentences_to_fit_a_message(fake_api):
         "q", session_id="s", channel="wechat", meta={"wechat": {"from": user, "to": "gh_shop"}}
     )
     reply = Reply(text, "generate", 0.8, "s", language="zh")
+    assert not connector.fits_inline(reply)  # the dispatcher sends it itself
+    assert connector.fits_inline(Reply(sentence, "generate", 0.8, "s", language="zh"))
     assert connector.render(reply, message).body == ACK  # and the API carries it
     fake_api.wait(user, 3)
     assert "".join(fake_api.texts(user)) == text and len(fake_api.texts(user)) == 3
