@@ -54,6 +54,7 @@ from bot.privacy.retention import Retention
 from bot.prompts import SYSTEM_POLICY, PromptBuilder
 from bot.sessions import Session, SessionStore, Turn
 from bot.sessions.base import ADDRESS, ANSWER, PENDING
+from bot.smalltalk import small_talk
 from bot.types import Citation, IncomingMessage, ProductCard, Reply
 from knowledge.kb import KnowledgeBase
 from knowledge.retriever import Hit
@@ -240,6 +241,22 @@ class Bot:
             return
         if wants_human(text):
             reply = self._handoff(session, language, "handoff", confidence=1.0)
+            yield reply.text
+            self._finish(session, user_turn, reply, started)
+            yield reply
+            return
+        social = small_talk(text)
+        if social == "ack" and asked_something(session):
+            social = None  # "ok" to "do you mean …?" or "shall I connect you?" is an answer
+        if social is not None:  # only a greeting, thanks, a goodbye: no failure, no search
+            reply = Reply(
+                self.messages.get(f"smalltalk_{social}", language),
+                "smalltalk",
+                1.0,
+                session.id,
+                language,
+                meta={"reason": f"small talk ({social})"},
+            )
             yield reply.text
             self._finish(session, user_turn, reply, started)
             yield reply
@@ -651,6 +668,13 @@ class Bot:
             self.sessions.append(session, updated=[user_turn])
         except Exception:  # the store itself may be what failed
             log.warning("could not mark the turn of session %s interrupted", session.id)
+
+
+def asked_something(session: Session) -> bool:
+    """Whether the bot's last reply asked the customer something: a clarifying question,
+    or a don't-know that offers a person."""
+    last = next((t for t in reversed(session.turns) if t.role == "assistant"), None)
+    return last is not None and last.action in ("clarify", "dont_know")
 
 
 def _position(turns: list[Turn], turn: Turn | None) -> int:

@@ -50,6 +50,15 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
         "claim_unknown": (
             "I can't confirm promises or exceptions that aren't in our store's policies."
         ),
+        # a message that is only social (bot/smalltalk.py)
+        "smalltalk_greeting": (
+            "Hello! I can help with orders, shipping, returns and our products. "
+            "What would you like to know?"
+        ),
+        "smalltalk_presence": "Yes, I'm here: the store's assistant. What can I help you with?",
+        "smalltalk_thanks": "You're welcome! Is there anything else I can help with?",
+        "smalltalk_goodbye": "Thanks for stopping by. Goodbye!",
+        "smalltalk_ack": "Glad to help. Anything else you'd like to know?",
     },
     "zh": {
         "handoff": "正在为您转接人工客服，请稍候，客服会在这里回复您。",
@@ -75,6 +84,13 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
         "decline": "我只能回答关于本店商品、订单和服务的问题。请问有什么可以帮您？",
         "claim_note": "我无法确认店铺政策以外的承诺或特例。以下是我们店铺信息中的说明：",
         "claim_unknown": "我无法确认店铺政策以外的承诺或特例。",
+        "smalltalk_greeting": (
+            "您好！我可以回答订单、配送、退换货和商品方面的问题，请问有什么可以帮您？"
+        ),
+        "smalltalk_presence": "在的，我是店铺的在线助手。请问有什么可以帮您？",
+        "smalltalk_thanks": "不客气！还有其他可以帮您的吗？",
+        "smalltalk_goodbye": "感谢您的咨询，再见！",
+        "smalltalk_ack": "好的。还有其他问题可以随时问我。",
     },
 }
 

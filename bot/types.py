@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Action = Literal["answer_faq", "generate", "clarify", "handoff", "recommend", "dont_know"]
+Action = Literal[
+    "answer_faq", "generate", "clarify", "handoff", "recommend", "dont_know", "smalltalk"
+]
 
 
 @dataclass

@@ -19,6 +19,7 @@ ACTION_LABELS = {
     "clarify": "clarify",
     "dont_know": "don't know",
     "handoff": "handed off",
+    "smalltalk": "small talk",
 }
 ACTION_COLORS = {
     "answer_faq": "#2e7d32",
@@ -27,6 +28,7 @@ ACTION_COLORS = {
     "clarify": "#f9a825",
     "dont_know": "#c62828",
     "handoff": "#6a1b9a",
+    "smalltalk": "#8d6e63",
 }
 OTHER_COLOR = "#78909c"
 # actions that count as "the bot answered" in eval (as in connectors.evaluate)

@@ -182,7 +182,7 @@ def broken_server(demo_kb, tmp_path):
 
 def test_after_a_500_the_connection_stays_usable_with_cors(broken_server, caplog):
     origin = "https://shop.example"
-    chat = http_request("POST", "/api/chat", b'{"text": "hello there"}', origin)
+    chat = http_request("POST", "/api/chat", b'{"text": "do you ship to Canada?"}', origin)
     health = http_request("GET", "/healthz", origin=origin)
     with caplog.at_level("ERROR"):
         answers = exchange(broken_server, [chat, health, chat, health])

@@ -335,10 +335,12 @@ def test_a_failure_mid_stream_is_an_event_not_a_trace(demo_kb, tmp_path):
     with (
         serving(config, bot) as url,
         httpx.Client(base_url=url) as client,
-        client.stream("POST", "/api/chat/stream", json={"text": "hello there"}) as response,
+        client.stream(
+            "POST", "/api/chat/stream", json={"text": "do you ship to Canada?"}
+        ) as response,
     ):
         events = sse_events(response)
-        plain = client.post("/api/chat", json={"text": "hello there"})
+        plain = client.post("/api/chat", json={"text": "do you ship to Canada?"})
     assert [name for name, _ in events] == ["session", "error", "done"]
     assert "secret" not in json.dumps(events)
     assert plain.status_code == 500
