@@ -248,19 +248,6 @@ class Bot:
         social = small_talk(text)
         if social == "ack" and asked_something(session):
             social = None  # "ok" to "do you mean …?" or "shall I connect you?" is an answer
-        if social is not None:  # only a greeting, thanks, a goodbye: no failure, no search
-            reply = Reply(
-                self.messages.get(f"smalltalk_{social}", language),
-                "smalltalk",
-                1.0,
-                session.id,
-                language,
-                meta={"reason": f"small talk ({social})"},
-            )
-            yield reply.text
-            self._finish(session, user_turn, reply, started)
-            yield reply
-            return
 
         screened = self.guard.screen(text)
         if screened.declined:  # nothing but an attempt to instruct the bot
@@ -273,6 +260,8 @@ class Bot:
         # the turns before this message: what the prompt and the follow-up search see
         prior = session.turns[: _position(session.turns, resumed)]
         previous = next((t.text for t in reversed(prior) if t.role == "user"), None)
+        if social is not None:
+            previous = None  # "thanks" is no follow-up: glued on, it finds the last answer again
         if resumed is None:  # stored before it is answered: a crash loses no message
             mark_pending(user_turn)
             self.sessions.append(session, user_turn)
@@ -287,6 +276,7 @@ class Bot:
                 started,
                 screened,
                 meta=message.meta,
+                social=social,
             )
         except BaseException:  # failed, or abandoned mid-answer (GeneratorExit, Ctrl-C)
             if user_turn.meta.get(ANSWER) == PENDING:
@@ -305,9 +295,13 @@ class Bot:
         screened: Screened,
         *,
         meta: dict | None = None,
+        social: str | None = None,
     ) -> Iterator[str | Reply]:
         """Retrieve, decide and answer a message whose turn is stored, pending (``meta``:
-        the message's, where a channel passes the shopper's ``profile``)."""
+        the message's, where a channel passes the shopper's ``profile``). A ``social``
+        message (``bot.smalltalk``) gets the store's FAQ answer when the store has one for
+        it ("thanks" in an FAQ with a thank-you entry), else a short reply of the bot's own:
+        no failure, and no search of the catalogue."""
         asked = session.meta.pop("clarify", None)  # a clarifying question gets one answer
         chosen = chosen_option(asked, text, self.retriever.index)
         if chosen is not None:  # the customer picked one of the topics offered
@@ -318,6 +312,19 @@ class Bot:
             text = question  # what the generated answer must answer
         else:
             decision = self._decide(text, previous, failures=session.failures)
+            if social is not None and decision.action != "answer_faq":
+                reply = Reply(
+                    self.messages.get(f"smalltalk_{social}", language),
+                    "smalltalk",
+                    1.0,
+                    session.id,
+                    language,
+                    meta={"reason": f"small talk ({social})"},
+                )
+                yield reply.text
+                self._finish(session, user_turn, reply, started)
+                yield reply
+                return
             shopping = self.shopping.reply(text, session, language, meta=meta, decision=decision)
             if shopping is not None:  # a shopping request: products, not a passage
                 yield shopping.text

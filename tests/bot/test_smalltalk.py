@@ -104,3 +104,29 @@ def test_the_texts_can_be_overridden(demo_kb):
     )
     bot = Bot(demo_kb, config=config, sessions=MemorySessionStore(), generator=FakeGenerator())
     assert ask(bot, "hello", "st7").text == "Howdy from the Kestrel crew!"
+
+
+THANKS_FAQ = """id,question,answer
+thanks,Thank you!,"You're most welcome, happy trails from all of us at Pine & Co!"
+shipping,How long does shipping take?,Orders ship within 2 business days and arrive in 3-5 days.
+returns,Can I return an item?,Unworn items can be returned within 30 days for a full refund.
+sizes,How do I choose a size?,"Use the size chart on each product page; between sizes, size up."
+payment,Which payment methods do you accept?,"We accept Visa, Mastercard, PayPal and Apple Pay."
+warranty,Is there a warranty?,All our packs carry a two-year warranty against defects.
+"""
+
+
+def test_a_store_that_answers_thanks_itself_keeps_its_answer(tmp_path, st_embedder):
+    from tests.bot.test_one_question_faq import one_question_bot
+
+    bot = one_question_bot(tmp_path, THANKS_FAQ, st_embedder)
+    reply = ask(bot, "Thank you!", "st8")
+    assert reply.action == "answer_faq" and "happy trails" in reply.text
+    assert ask(bot, "hello", "st8").action == "smalltalk"  # it has no greeting of its own
+
+
+def test_thanks_after_an_answer_does_not_repeat_the_answer(bot):
+    first = ask(bot, "How long does delivery take?", "st9")
+    assert first.action == "answer_faq"
+    again = ask(bot, "thanks", "st9")  # not glued to the question before it
+    assert again.action == "smalltalk" and again.text != first.text
