@@ -50,6 +50,11 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
         "claim_unknown": (
             "I can't confirm promises or exceptions that aren't in our store's policies."
         ),
+        # a platform's customer sending faster than the rate limits allow
+        "rate_limited": (
+            "You're sending messages faster than I can answer. Please wait {seconds} seconds "
+            "and try again."
+        ),
         # a message that is only social (bot/smalltalk.py)
         "smalltalk_greeting": (
             "Hello! I can help with orders, shipping, returns and our products. "
@@ -84,6 +89,7 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
         "decline": "我只能回答关于本店商品、订单和服务的问题。请问有什么可以帮您？",
         "claim_note": "我无法确认店铺政策以外的承诺或特例。以下是我们店铺信息中的说明：",
         "claim_unknown": "我无法确认店铺政策以外的承诺或特例。",
+        "rate_limited": "您发送消息太频繁了，请{seconds}秒后再试。",
         "smalltalk_greeting": (
             "您好！我可以回答订单、配送、退换货和商品方面的问题，请问有什么可以帮您？"
         ),

@@ -19,6 +19,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import math
 import os
 import threading
 import weakref
@@ -32,6 +33,7 @@ from bot.types import IncomingMessage, Reply
 from connectors.base import ChannelError, ChannelRequest, ChannelResponse, Connector, Inbound
 from connectors.config import ServerConfig
 from connectors.limits import RateLimited, RateLimiter
+from knowledge.text import detect_language
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +249,7 @@ class Dispatcher:
                     message.session_id,
                     exc,
                 )
-                self._fallback(connector, message, str(exc), passive)
+                self._fallback(connector, message, self._slow_down(message, exc), passive)
                 return
             try:
                 reply = self.reply(message, connector)
@@ -262,6 +264,16 @@ class Dispatcher:
         finally:
             if passive is not None:
                 passive.offer(None)  # (no-op when it was offered already)
+
+    def _slow_down(self, message: IncomingMessage, exc: RateLimited) -> str:
+        """What a rate-limited customer is told on a platform, in their language (the
+        channel's when the message shows none: Chinese on WeChat)."""
+        messages = getattr(self.bot, "messages", None)
+        if messages is None:
+            return str(exc)
+        hint = message.meta.get("language")
+        language = detect_language(message.text, default=hint if hint in ("en", "zh") else "en")
+        return messages.get("rate_limited", language, seconds=f"{math.ceil(exc.retry_after)}")
 
     def _agent(self, connector: Connector, message: IncomingMessage) -> None:
         try:

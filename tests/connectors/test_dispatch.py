@@ -244,6 +244,29 @@ def test_the_passive_handover_is_exactly_once_under_a_race():
     asyncio.run(race())
 
 
+def test_a_rate_limited_platform_customer_is_told_in_their_language():
+    from bot.messages import Messages
+
+    bot, connector = SlowBot(), LaterConnector()
+    bot.messages = Messages()  # type: ignore[attr-defined]
+    service = dispatcher(bot, rate_limit={"per_session": 1, "per_ip": 0, "window_s": 60})
+
+    async def run() -> None:
+        for text in ("where is my order", "hello again"):
+            await service.dispatch(connector, request(text, "en-user"))
+            assert service.drain(timeout=10)
+        for text in ("我的订单在哪", "还在吗"):
+            await service.dispatch(connector, request(text, "zh-user"))
+            assert service.drain(timeout=10)
+
+    asyncio.run(run())
+    english, chinese = connector.outbound.to("win:en-user"), connector.outbound.to("win:zh-user")
+    assert english[0] == "answer to where is my order" and "Please wait" in english[1]
+    assert chinese[0] == "answer to 我的订单在哪" and "秒后再试" in chinese[1]
+    assert bot.answered.count("win:en-user") == 1  # the second was not answered
+    service.close()
+
+
 def test_answers_later_acknowledges_at_once_and_sends_through_the_outbound():
     bot, connector = SlowBot(), LaterConnector()
     service = dispatcher(bot)
