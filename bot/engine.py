@@ -239,6 +239,20 @@ class Bot:
             self._finish(session, user_turn, reply, started)
             yield reply
             return
+        if message.meta.get("media"):  # a photo, a voice message: kept, not searched
+            language = self._default_language(message)
+            reply = Reply(
+                self.messages.get("media_unsupported", language),
+                "dont_know",
+                0.0,
+                session.id,
+                language,
+                meta={"reason": f"a {message.meta['media']} message"},
+            )
+            yield reply.text
+            self._finish(session, user_turn, reply, started)
+            yield reply
+            return
         if wants_human(text):
             reply = self._handoff(session, language, "handoff", confidence=1.0)
             yield reply.text

@@ -50,6 +50,10 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
         "claim_unknown": (
             "I can't confirm promises or exceptions that aren't in our store's policies."
         ),
+        # an image, voice message, location... from a channel that passes them on
+        "media_unsupported": (
+            "Sorry, I can only read text messages for now: please type your question."
+        ),
         # a platform's customer sending faster than the rate limits allow
         "rate_limited": (
             "You're sending messages faster than I can answer. Please wait {seconds} seconds "
@@ -89,6 +93,7 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
         "decline": "我只能回答关于本店商品、订单和服务的问题。请问有什么可以帮您？",
         "claim_note": "我无法确认店铺政策以外的承诺或特例。以下是我们店铺信息中的说明：",
         "claim_unknown": "我无法确认店铺政策以外的承诺或特例。",
+        "media_unsupported": "抱歉，我目前只能阅读文字消息，请用文字描述您的问题。",
         "rate_limited": "您发送消息太频繁了，请{seconds}秒后再试。",
         "smalltalk_greeting": (
             "您好！我可以回答订单、配送、退换货和商品方面的问题，请问有什么可以帮您？"

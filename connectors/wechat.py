@@ -636,9 +636,16 @@ class _WeChatBase(Connector):
                 return Inbound(response=self.passive_text(self.texts["greeting"], context))
             return Inbound(response=ChannelResponse(200, ACK))  # menus, location reports...
         text = str(getattr(message, "content", "") or "").strip() if kind == "text" else ""
+        media = None
         if not text:  # image, voice, video, location, link, file, unknown
-            log.info("%s %s message answered with the text-only notice", self.name, kind)
-            return Inbound(response=self.passive_text(self.texts["unsupported"], context))
+            # through the bot like text, so that it is kept in the conversation (a person
+            # handling it sees "[image] <url>") and the bot stays quiet during a handoff;
+            # otherwise the customer gets the text-only notice
+            raw = getattr(message, "_data", {}) or {}  # wechatpy calls a file "unknown"
+            named = str(raw.get("MsgType") or kind).lower() if isinstance(raw, dict) else kind
+            media = named if named.isalpha() and named != "text" else "unknown"
+            link = getattr(message, "image", None) or getattr(message, "url", None)
+            text = f"[{media}]" + (f" {link}" if isinstance(link, str) and link else "")
         key = f"wx{message.id}" if message.id else f"wx{context['from']}:{message.time}"
         state, earlier = self.deliveries.begin(key)
         if state != Deliveries.NEW:
@@ -651,6 +658,8 @@ class _WeChatBase(Connector):
             "message_id": key[:64],  # the bot keeps its answer: a retry after a restart gets it
             "language": self.options.language,  # type: ignore[attr-defined]
         }
+        if media is not None:
+            meta["media"] = media
         return Inbound(
             [
                 IncomingMessage(

@@ -430,6 +430,20 @@ def test_media_messages_get_a_polite_text_never_an_error(wechat_server, kind):
     user = new_user()
     response, _ = wechat_server.post(media_xml(user, kind), user=user)
     assert "文字" in passive(response)["Content"]
+    # kept in the conversation, and no failure toward a handoff
+    session = wechat_server.bot.sessions.get(f"wechat:gh_shop:{user}")
+    assert session.turns[0].text.startswith(f"[{kind}]") and session.failures == 0
+
+
+def test_a_photo_sent_during_a_handoff_reaches_the_conversation_not_the_bot(wechat_server):
+    user = new_user()
+    session_id = f"wechat:gh_shop:{user}"
+    wechat_server.post(text_xml(user, "转人工"), user=user)
+    assert wechat_server.bot.sessions.get(session_id).state == "handoff"
+    response, _ = wechat_server.post(media_xml(user, "image"), user=user)
+    assert response.status_code == 200 and response.content in (b"", ACK)  # the bot is quiet
+    turns = wechat_server.bot.sessions.get(session_id).turns
+    assert turns[-1].role == "user" and turns[-1].text == "[image] http://mmbiz.example/pic"
 
 
 def test_a_message_without_letters_is_answered_in_chinese(wechat_server):
