@@ -55,7 +55,7 @@ from bot.prompts import SYSTEM_POLICY, PromptBuilder
 from bot.sessions import Session, SessionStore, Turn
 from bot.sessions.base import ADDRESS, ANSWER, PENDING
 from bot.smalltalk import small_talk
-from bot.types import Citation, IncomingMessage, ProductCard, Reply
+from bot.types import Action, Citation, IncomingMessage, ProductCard, Reply
 from knowledge.kb import KnowledgeBase
 from knowledge.retriever import Hit
 from knowledge.text import detect_language, tokenize
@@ -241,14 +241,8 @@ class Bot:
             return
         if message.meta.get("media"):  # a photo, a voice message: kept, not searched
             language = self._default_language(message)
-            reply = Reply(
-                self.messages.get("media_unsupported", language),
-                "dont_know",
-                0.0,
-                session.id,
-                language,
-                meta={"reason": f"a {message.meta['media']} message"},
-            )
+            reason = f"a {message.meta['media']} message"
+            reply = self._own_words("media_unsupported", "dont_know", session, language, reason)
             yield reply.text
             self._finish(session, user_turn, reply, started)
             yield reply
@@ -327,14 +321,8 @@ class Bot:
         else:
             decision = self._decide(text, previous, failures=session.failures)
             if social is not None and decision.action != "answer_faq":
-                reply = Reply(
-                    self.messages.get(f"smalltalk_{social}", language),
-                    "smalltalk",
-                    1.0,
-                    session.id,
-                    language,
-                    meta={"reason": f"small talk ({social})"},
-                )
+                key, reason = f"smalltalk_{social}", f"small talk ({social})"
+                reply = self._own_words(key, "smalltalk", session, language, reason)
                 yield reply.text
                 self._finish(session, user_turn, reply, started)
                 yield reply
@@ -633,6 +621,14 @@ class Bot:
         return history
 
     # ------------------------------------------------------------------ helpers
+    def _own_words(
+        self, key: str, action: Action, session: Session, language: str, reason: str
+    ) -> Reply:
+        """A reply that is one of the bot's own texts (``bot.messages``), not an answer."""
+        confidence = 1.0 if action == "smalltalk" else 0.0
+        text = self.messages.get(key, language)
+        return Reply(text, action, confidence, session.id, language, meta={"reason": reason})
+
     def _default_language(self, message: IncomingMessage) -> str:
         """The language of a message that shows none: the channel's (``meta["language"]``,
         e.g. Chinese on WeChat) when the bot has texts in it, else English."""
