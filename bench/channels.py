@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from slack_sdk.signature import SignatureVerifier  # noqa: E402
 
+from bench.server import Connection as KeepAlive  # noqa: E402
 from bench.server import free_port, percentile, questions, start_server  # noqa: E402
 
 SECRET = "bench-signing-secret"
@@ -120,51 +121,24 @@ def start_fake_slack() -> tuple[FakeSlack, ThreadingHTTPServer]:
 
 
 # ---------------------------------------------------------------------------- the client
-class Connection:
-    """A minimal HTTP/1.1 keep-alive client on asyncio streams (the load generator shares
-    the cores with the server: it should cost them little)."""
+class Connection(KeepAlive):
+    """``bench.server``'s keep-alive client (the load generator shares the cores with the
+    server: it should cost them little), reconnecting once when the server had closed the
+    kept-alive connection (uvicorn closes connections idle for 5 s: a Slack sender waits
+    longer than that for its answer)."""
 
     def __init__(self, port: int) -> None:
-        self.port = port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
+        super().__init__("127.0.0.1", port)
 
-    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        """One request; sent again on a new connection when the server had closed the
-        kept-alive one (uvicorn closes connections idle for 5 s: a Slack sender waits
-        longer than that for its answer)."""
+    async def send(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         reused = self.writer is not None
         try:
-            return await self._post(path, body, headers)
+            return await self.request(path, body, headers)
         except (ConnectionError, asyncio.IncompleteReadError):
             await self.close()
             if not reused:
                 raise
-            return await self._post(path, body, headers)
-
-    async def _post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        assert self.reader is not None
-        lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}"]
-        lines += [f"{k}: {v}" for k, v in headers.items()]
-        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
-        await self.writer.drain()
-        status_line = await self.reader.readline()
-        if not status_line:
-            raise ConnectionResetError("the server closed the connection")
-        status = int(status_line.split()[1])
-        length = 0
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode().partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        return status, await self.reader.readexactly(length)
-
-    async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
+            return await self.request(path, body, headers)
 
 
 def slack_event(text: str, channel: str, user: str) -> bytes:
@@ -236,7 +210,7 @@ async def slack_sender(
             before = fake.count(channel)
             started = time.perf_counter()
             try:
-                status, _ = await connection.post("/channels/slack", body, signed(body))
+                status, _ = await connection.send("/channels/slack", body, signed(body))
             except (OSError, ValueError, asyncio.IncompleteReadError):
                 status = 0
                 await connection.close()
@@ -288,7 +262,7 @@ async def wechat_sender(
             before = fake.count(user)
             started = time.perf_counter()
             try:
-                status, raw = await connection.post(
+                status, raw = await connection.send(
                     f"/channels/wechat?{query}", body, {"Content-Type": "text/xml"}
                 )
             except (OSError, ValueError, asyncio.IncompleteReadError):
@@ -330,7 +304,7 @@ async def web_sender(
             n += 7
             started = time.perf_counter()
             try:
-                status, raw = await connection.post(
+                status, raw = await connection.send(
                     "/api/chat", json.dumps(payload).encode(), {"Content-Type": "application/json"}
                 )
             except (OSError, ValueError, asyncio.IncompleteReadError):
