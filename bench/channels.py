@@ -49,6 +49,7 @@ from slack_sdk.signature import SignatureVerifier  # noqa: E402
 
 from bench.server import Connection as KeepAlive  # noqa: E402
 from bench.server import free_port, percentile, questions, start_server  # noqa: E402
+from knowledge.embedders.cpu import cpu_info  # noqa: E402
 
 SECRET = "bench-signing-secret"
 TOKEN = "xoxb-bench"
@@ -365,17 +366,6 @@ def write_config(folder: Path, api: str, generator: str, wechat: bool) -> Path:
     return config
 
 
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or "unknown"
-    for line in out.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
-
-
 def backends(config: Path) -> dict[str, str]:
     """The embedder and generator the server runs with, as its configuration resolves them."""
     from connectors.config import load_config
@@ -435,7 +425,7 @@ def main() -> None:
             fake_server.shutdown()
 
     rows = [tally.row(name) for name, tally in tallies.items()]
-    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; Python {platform.python_version()}")
+    print(f"CPU: {cpu_info().model}, {os.cpu_count()} cores; Python {platform.python_version()}")
     print(f"backend: embedder {used['embedder']}, generator {used['generator']}")
     print(f"{args.senders} senders per channel at once, {args.seconds:g} s")
     print(
@@ -464,7 +454,7 @@ def main() -> None:
         print(note)
     if args.json:
         result = {
-            "machine": {"cpu": cpu_model(), "cpus": os.cpu_count()},
+            "machine": {"cpu": cpu_info().model, "cpus": os.cpu_count()},
             "python": platform.python_version(),
             "backend": used,
             "senders_per_channel": args.senders,

@@ -51,9 +51,7 @@ if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(
 import argparse
 import csv
 import json
-import platform
 import statistics
-import subprocess
 import tempfile
 import time
 from collections import Counter
@@ -71,6 +69,7 @@ from bot.commerce.copy_batch import write_batch  # noqa: E402
 from bot.commerce.copy_check import CopyChecker, count_words, split_sentences  # noqa: E402
 from bot.commerce.copy_fallback import review_summary  # noqa: E402
 from bot.commerce.copy_items import CopyItem, items_for  # noqa: E402
+from knowledge.embedders.cpu import cpu_info  # noqa: E402
 from knowledge.loaders import load_catalog  # noqa: E402
 
 SPLITS = ("train", "val", "test")
@@ -366,18 +365,6 @@ def recommendations(rows_by_split: dict[str, list[dict[str, str]]], config: Any,
 
 
 # ---------------------------------------------------------------------------- report
-def cpu_model() -> str:
-    """The CPU model line of ``lscpu`` (platform's processor name without it)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or "unknown"
-    for line in out.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
 def rouge_table(rows: dict[str, dict[str, float]]) -> str:
     head = (
         "| summary | products | words | R-1 max | R-2 max | R-L max | R-1 mean | R-2 mean "
@@ -434,7 +421,7 @@ def main() -> None:
     rows = {split: read_split(args.data, split) for split in SPLITS}
     args.words = train_length(rows["train"]) if args.length == "train" else int(args.length)
     machine: dict[str, Any] = {
-        "cpu": cpu_model(),
+        "cpu": cpu_info().model,
         "cpus": os.cpu_count(),
         "load_average_start": os.getloadavg()[0],
     }

@@ -35,16 +35,6 @@ from knowledge.evidence import calibration_set  # noqa: E402
 GRID = (0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.40, 0.50)
 
 
-def cpu_line() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, help="the shared data folder (clinc150/, banking77/)")
@@ -56,7 +46,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="cut-curve-"))
     faq, labelled = write_eval_files(entries, queries, work)
     bot = build_eval_bot(load_config(None), faq, work)
-    print(f"{embedder_line(bot)} on {cpu_line()}")
+    print(embedder_line(bot))  # the backend and the CPU it was chosen on
     model, retriever, index = bot.confidence, bot.retriever, bot.retriever.index
 
     # the store's own calibration questions, as the shipped model was fitted on them
