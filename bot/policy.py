@@ -34,11 +34,10 @@ import numpy as np
 from bot.confidence import ConfidenceModel
 from knowledge.evidence import READABLE
 from knowledge.retriever import Hit, Retrieval
-from knowledge.text import jieba_words, tokenize
+from knowledge.text import CJK_RUN, jieba_words, tokenize
 
 # a Latin word, or one run of CJK characters (jieba splits it further)
 WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-]*|[\u3400-\u4dbf\u4e00-\u9fff]+")
-CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
 HANDOFF_PATTERNS = re.compile(
     r"(\b(talk|speak|chat)\s+(to|with)\s+(a\s+|an\s+|the\s+|some\s*one\s*)?"
@@ -109,7 +108,7 @@ class Policy:
         and particles say too little to judge)."""
         unknown = []
         for word in dict.fromkeys(WORD.findall(text)):
-            if CJK.match(word):
+            if CJK_RUN.match(word):
                 unknown.extend(w for w in self._cjk_words(word) if w not in unknown)
                 continue
             tokens = tokenize(word)
