@@ -57,7 +57,7 @@ def main() -> None:
     p_test, test_right, oos = [], [], []
     for query in labelled:
         found = retriever.query(query.text, k=5)
-        p_test.append(model.score(index, found.hits, found.tokens, found.coverage))
+        p_test.append(model.score(index, found.hits, found.tokens, found.coverage, found.vector))
         test_right.append(bool(found.hits) and found.hits[0].doc_id == f"faq:{query.expected}")
         oos.append(query.expected is None)
     p_t, ok, out = np.array(p_test), np.array(test_right), np.array(oos)

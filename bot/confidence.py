@@ -42,7 +42,7 @@ from knowledge.evidence import (
 log = logging.getLogger(__name__)
 
 #: bump when the features or the fitting change, so stored calibrations are redone
-VERSION = 13
+VERSION = 14
 #: the features a store with few held-out wordings is fitted on (see the module docstring)
 ROBUST_FEATURES = ("dense", "fused")
 #: the same for questions the embedding model does not read, whose dense score is nothing
@@ -106,13 +106,19 @@ class ConfidenceModel:
         return 1.0 / (1.0 + np.exp(-z))
 
     def score(
-        self, index: Any, hits: Sequence[Any], tokens: Sequence[str], coverage: float
+        self,
+        index: Any,
+        hits: Sequence[Any],
+        tokens: Sequence[str],
+        coverage: float,
+        vector: np.ndarray | None = None,
     ) -> float:
-        """P(the top hit answers the question)."""
+        """P(the top hit answers the question); ``vector`` is the query's embedding."""
         if not hits:
             return 0.0
         model = self.for_hit(hits[0], coverage)
-        return float(model.probability(hit_features(index, hits, tokens, coverage)))
+        evidence = hit_features(index, hits, tokens, coverage, vector=vector)
+        return float(model.probability(evidence))
 
     def to_json(self) -> dict[str, Any]:
         return {

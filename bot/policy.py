@@ -154,7 +154,9 @@ class Policy:
 
     def decide(self, retrieval: Retrieval, *, failures: int = 0) -> Decision:
         hits = retrieval.hits
-        confidence = self.model.score(self.index, hits, retrieval.tokens, retrieval.coverage)
+        confidence = self.model.score(
+            self.index, hits, retrieval.tokens, retrieval.coverage, retrieval.vector
+        )
         unknown = self.carrying(retrieval, self.unknown_terms(retrieval.query))
         if not hits:
             return self._fail(confidence, failures, unknown, "nothing retrieved")

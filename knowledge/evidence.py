@@ -4,9 +4,11 @@ Retrieval's side of the answer policy (``../shared/DESIGN.md``, "Where the answe
 lives"): for the top hit of one query, :func:`hit_features` measures its dense score and the
 margin to the next document, the fused score and its margin, how much of the query the hit's
 keys share lexically, how many of an FAQ entry's variants agree, how much of the query the
-embedding model understands, the share of its words the store never uses, and where BM25
-ranks it. :func:`calibration_set` asks questions taken from the store's own knowledge, never
-test queries, and returns their evidence with what is known about each:
+embedding model understands, the share of its words the store never uses, where BM25
+ranks it, and how typical the query is of the entry's own wordings (its closeness to their
+centroid against theirs, :class:`knowledge.index.Wordings`). :func:`calibration_set`
+asks questions taken from the store's own knowledge, never test queries, and returns their
+evidence with what is known about each:
 
 - leave-one-out: each sampled FAQ variant is held out and asked: an in-scope question (its
   entry is still there), whether or not the top hit is that entry;
@@ -50,6 +52,7 @@ FEATURES = (
     "coverage",
     "unknown_words",
     "rank_agreement",
+    "typicality",
 )
 #: model coverage below which a question counts as unread by the embedding model
 READABLE = 0.5
@@ -68,11 +71,14 @@ def hit_features(
     tokens: Sequence[str],
     coverage: float,
     *,
+    vector: np.ndarray | None = None,
     exclude: frozenset[int] = frozenset(),
     excluded_df: Counter[str] | None = None,
 ) -> np.ndarray:
     """The evidence vector for the top hit of one query (zeros when there is no hit).
 
+    ``vector``: the query's embedding (how typical the query is of the top entry's own
+    wordings is measured on it; without it, or for a question the model does not read, 0).
     ``exclude``: key rows held out of the index for calibration; they must not count.
     ``excluded_df``: their document frequencies, when the caller has counted them already.
     """
@@ -106,6 +112,9 @@ def hit_features(
             unknown / len(query_tokens) if query_tokens else 0.0,
             # both retrievers put it first (1), or how far down BM25 has it (1/rank, 0 = absent)
             1.0 / top.lexical_rank if top.lexical_rank else 0.0,
+            index.wordings.typicality(index, index.chunk_pos[top.chunk_id], vector, exclude)
+            if vector is not None and coverage >= READABLE
+            else 0.0,
         ],
         dtype=np.float64,
     )
@@ -147,6 +156,7 @@ def calibration_set(
             hits,
             index.key_tokens[row],
             float(index.key_coverage[row]),
+            vector=index.vectors[row],
             exclude=frozenset(exclude.tolist()),
         )
         return hits, evidence
@@ -190,7 +200,9 @@ def calibration_set(
         background = ()
     for text in background_questions() if background is None else background:
         found = retriever.query(text, k=5)
-        features.append(hit_features(index, found.hits, found.tokens, found.coverage))
+        features.append(
+            hit_features(index, found.hits, found.tokens, found.coverage, vector=found.vector)
+        )
         labels.append(0.0)
         rights.append(0.0)
     x = np.array(features).reshape(-1, len(FEATURES))

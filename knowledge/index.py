@@ -38,6 +38,76 @@ log = logging.getLogger(__name__)
 EXACT_FILTER_LIMIT = 50_000  # filtered searches over fewer keys than this are exact
 
 
+class Wordings:
+    """The question wordings of each FAQ entry with at least two of them, as a group: the sum
+    of their vectors, their rows, and how close they typically are to their own centroid (the
+    median cosine). A customer's wording of the entry's question is about as close to that
+    centroid as the store's own wordings are; a question about something next to it is not.
+    """
+
+    MIN_WORDINGS = 2
+
+    def __init__(
+        self, slot: np.ndarray, sums: np.ndarray, rows: list[np.ndarray], typical: np.ndarray
+    ) -> None:
+        self.slot = slot  # chunk position -> group (-1: fewer than two wordings)
+        self.sums = sums
+        self.rows = rows
+        self.typical = typical
+
+    @classmethod
+    def of(cls, index: KnowledgeIndex) -> Wordings:
+        kinds = np.asarray(index.key_kind)
+        slot = np.full(len(index.chunks), -1, dtype=np.int64)
+        sums, rows, typical = [], [], []
+        for pos in range(len(index.chunks)):
+            own = index.key_rows(pos)
+            own = own[kinds[own] == "question"] if len(own) else own
+            if len(own) < cls.MIN_WORDINGS:
+                continue
+            vectors = np.asarray(index.vectors[own], dtype=np.float32)
+            total = vectors.sum(axis=0)
+            slot[pos] = len(sums)
+            sums.append(total)
+            rows.append(own)
+            typical.append(float(np.median(vectors @ _unit(total))))
+        dim = index.vectors.shape[1] if index.vectors.ndim == 2 else 0
+        return cls(
+            slot,
+            np.array(sums, dtype=np.float32).reshape(-1, dim),
+            rows,
+            np.array(typical, dtype=np.float32),
+        )
+
+    def typicality(
+        self,
+        index: KnowledgeIndex,
+        pos: int,
+        vector: np.ndarray,
+        exclude: frozenset[int] = frozenset(),
+    ) -> float:
+        """How much closer ``vector`` is to entry ``pos``'s centroid than its own wordings
+        typically are (negative: less typical than most of them); 0 for an entry with fewer
+        than two wordings. ``exclude``: rows held out for calibration, left out of the group."""
+        group = int(self.slot[pos]) if 0 <= pos < len(self.slot) else -1
+        if group < 0:
+            return 0.0
+        rows = self.rows[group]
+        total, typical = self.sums[group], float(self.typical[group])
+        if exclude and any(int(r) in exclude for r in rows):
+            rows = np.array([r for r in rows.tolist() if r not in exclude], dtype=np.int64)
+            if len(rows) < self.MIN_WORDINGS:
+                return 0.0
+            vectors = np.asarray(index.vectors[rows], dtype=np.float32)
+            total = vectors.sum(axis=0)
+            typical = float(np.median(vectors @ _unit(total)))
+        return float(np.asarray(vector, dtype=np.float32) @ _unit(total)) - typical
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / max(float(np.linalg.norm(vector)), 1e-9)
+
+
 class KnowledgeIndex:
     """A loaded index: chunks, keys, vectors, and the FAISS and BM25 structures over keys."""
 
@@ -83,6 +153,11 @@ class KnowledgeIndex:
             for token in set(tokens):
                 df[token] = df.get(token, 0) + 1
         return df
+
+    @cached_property
+    def wordings(self) -> Wordings:
+        """Each FAQ entry's question wordings as a group (see :class:`Wordings`)."""
+        return Wordings.of(self)
 
     def key_rows(self, pos: int) -> np.ndarray:
         """Rows of chunk ``pos``'s keys."""

@@ -105,7 +105,7 @@ def test_confidence_separates_store_questions_from_unrelated_ones(demo_kb):
 
     def confidence(query: str) -> float:
         found = retriever.query(query, k=5)
-        return model.score(demo_kb.index, found.hits, found.tokens, found.coverage)
+        return model.score(demo_kb.index, found.hits, found.tokens, found.coverage, found.vector)
 
     assert confidence("when will my order arrive") >= model.threshold
     assert confidence("what's the weather in Paris") < model.threshold
