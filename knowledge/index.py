@@ -52,32 +52,32 @@ class Wordings:
     ) -> None:
         self.slot = slot  # chunk position -> group (-1: fewer than two wordings)
         self.sums = sums
+        self.centroids = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-9)
         self.rows = rows
         self.typical = typical
 
     @classmethod
     def of(cls, index: KnowledgeIndex) -> Wordings:
-        kinds = np.asarray(index.key_kind)
-        slot = np.full(len(index.chunks), -1, dtype=np.int64)
-        sums, rows, typical = [], [], []
-        for pos in range(len(index.chunks)):
-            own = index.key_rows(pos)
-            own = own[kinds[own] == "question"] if len(own) else own
-            if len(own) < cls.MIN_WORDINGS:
-                continue
-            vectors = np.asarray(index.vectors[own], dtype=np.float32)
-            total = vectors.sum(axis=0)
-            slot[pos] = len(sums)
-            sums.append(total)
-            rows.append(own)
-            typical.append(float(np.median(vectors @ _unit(total))))
-        dim = index.vectors.shape[1] if index.vectors.ndim == 2 else 0
-        return cls(
-            slot,
-            np.array(sums, dtype=np.float32).reshape(-1, dim),
-            rows,
-            np.array(typical, dtype=np.float32),
+        question = np.flatnonzero(np.asarray(index.key_kind) == "question")
+        chunks, starts, counts = np.unique(
+            np.asarray(index.key_chunk)[question], return_index=True, return_counts=True
         )
+        grouped = counts >= cls.MIN_WORDINGS
+        slot = np.full(len(index.chunks), -1, dtype=np.int64)
+        slot[chunks[grouped]] = np.arange(int(grouped.sum()))
+        dim = index.vectors.shape[1] if index.vectors.ndim == 2 else 0
+        sums = np.zeros((int(grouped.sum()), dim), dtype=np.float32)
+        rows, typical = [], np.zeros(len(sums), dtype=np.float32)
+        # keys are stored grouped by chunk, so one chunk's question rows are contiguous here
+        for group, (start, count) in enumerate(
+            zip(starts[grouped].tolist(), counts[grouped].tolist(), strict=True)
+        ):
+            own = question[start : start + count]
+            vectors = np.asarray(index.vectors[own], dtype=np.float32)
+            sums[group] = vectors.sum(axis=0)
+            rows.append(own)
+            typical[group] = float(np.median(vectors @ _unit(sums[group])))
+        return cls(slot, sums, rows, typical)
 
     def typicality(
         self,
@@ -92,16 +92,17 @@ class Wordings:
         group = int(self.slot[pos]) if 0 <= pos < len(self.slot) else -1
         if group < 0:
             return 0.0
-        rows = self.rows[group]
-        total, typical = self.sums[group], float(self.typical[group])
-        if exclude and any(int(r) in exclude for r in rows):
-            rows = np.array([r for r in rows.tolist() if r not in exclude], dtype=np.int64)
-            if len(rows) < self.MIN_WORDINGS:
-                return 0.0
-            vectors = np.asarray(index.vectors[rows], dtype=np.float32)
-            total = vectors.sum(axis=0)
-            typical = float(np.median(vectors @ _unit(total)))
-        return float(np.asarray(vector, dtype=np.float32) @ _unit(total)) - typical
+        centroid, typical = self.centroids[group], float(self.typical[group])
+        if exclude:
+            rows = self.rows[group]
+            kept = rows[~np.isin(rows, list(exclude))] if len(exclude) else rows
+            if len(kept) < len(rows):
+                if len(kept) < self.MIN_WORDINGS:
+                    return 0.0
+                vectors = np.asarray(index.vectors[kept], dtype=np.float32)
+                centroid = _unit(vectors.sum(axis=0))
+                typical = float(np.median(vectors @ centroid))
+        return float(np.asarray(vector, dtype=np.float32) @ centroid) - typical
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
