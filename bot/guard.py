@@ -46,7 +46,10 @@ CLAIM = re.compile(
     r"\b(?:your|the|a|an|one of your|my)?\s*(?:manager|supervisor|boss|owner|ceo|founder|"
     r"colleague|co-?worker|agent|representative|rep|staff|employee|support(?: team)?|"
     r"customer (?:service|support)|team|someone (?:from|at) your \w+|(?:last|previous|other) "
-    r"(?:agent|person|rep))\s+(?:already\s+|personally\s+|just\s+)?(?:said|told me|promised|"
+    r"(?:agent|person|rep))"
+    # a few words may stand between who and what ("the agent on the phone promised me")
+    r"(?:\s+(?!(?:and|but|or|if|then|never|not|didn't|did not)\b)[\w']+){0,4}?"
+    r"\s+(?:already\s+|personally\s+|just\s+)?(?:said|told me|promised|"
     r"approved|agreed|confirmed|authori[sz]ed|guaranteed|offered|assured me|gave me|granted|"
     r"allowed|okayed|ok'd|signed off)\b"
     r"|\bi (?:was|have been|got|'ve been) (?:told|promised|guaranteed|approved|authori[sz]ed|"
