@@ -51,6 +51,10 @@ LEXICAL_FEATURES = ("lexical_overlap", "fused_margin")
 #: what a store with second wordings fits unread questions on: the evidence that does not
 #: come from the embedding model
 UNREAD_FEATURES = ("fused", "fused_margin", "lexical_overlap", "support", "unknown_words")
+#: features whose direction is known: +1, the more of it the likelier the question is in
+#: scope. Fitted against that direction (seen on a small store, before the typicality of a
+#: wording was measured against the others alone), the feature is left out of the model
+MONOTONE = {"typicality": 1}
 
 
 class ConfidenceModel:
@@ -264,6 +268,11 @@ def _fit(
     used = [FEATURES.index(name) for name in features]
     weights = np.zeros(len(FEATURES))
     weights[used], bias = fit_logistic(((x - mean) / scale)[:, used], y)
+    against = [i for i in used if weights[i] * MONOTONE.get(FEATURES[i], 0) < 0]
+    if against:  # a weight against the feature's meaning: a confounded fit, not evidence
+        used = [i for i in used if i not in against]
+        weights[:] = 0.0
+        weights[used], bias = fit_logistic(((x - mean) / scale)[:, used], y)
     model = ConfidenceModel(
         weights=weights, bias=bias, mean=mean, scale=scale, threshold=0.5, method=method
     )

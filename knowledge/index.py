@@ -40,9 +40,12 @@ EXACT_FILTER_LIMIT = 50_000  # filtered searches over fewer keys than this are e
 
 class Wordings:
     """The question wordings of each FAQ entry with at least two of them, as a group: the sum
-    of their vectors, their rows, and how close they typically are to their own centroid (the
-    median cosine). A customer's wording of the entry's question is about as close to that
-    centroid as the store's own wordings are; a question about something next to it is not.
+    of their vectors, their rows, and how close a wording typically is to the centroid of the
+    others (the median cosine, each wording left out of the centroid it is compared with, as
+    a customer's question is: otherwise the figure would depend on the group's size, a
+    wording being a third of a three-wording centroid). A customer's wording of the entry's
+    question is about as close to the centroid as the store's own wordings are to theirs; a
+    question about something next to it is not.
     """
 
     MIN_WORDINGS = 2
@@ -76,7 +79,7 @@ class Wordings:
             vectors = np.asarray(index.vectors[own], dtype=np.float32)
             sums[group] = vectors.sum(axis=0)
             rows.append(own)
-            typical[group] = float(np.median(vectors @ _unit(sums[group])))
+            typical[group] = _typical(vectors, sums[group])
         return cls(slot, sums, rows, typical)
 
     def typicality(
@@ -100,9 +103,18 @@ class Wordings:
                 if len(kept) < self.MIN_WORDINGS:
                     return 0.0
                 vectors = np.asarray(index.vectors[kept], dtype=np.float32)
-                centroid = _unit(vectors.sum(axis=0))
-                typical = float(np.median(vectors @ centroid))
+                total = vectors.sum(axis=0)
+                centroid, typical = _unit(total), _typical(vectors, total)
         return float(np.asarray(vector, dtype=np.float32) @ centroid) - typical
+
+
+def _typical(vectors: np.ndarray, total: np.ndarray) -> float:
+    """Median cosine of each wording (a unit vector) to the centroid of the others in its
+    group, ``total`` being the sum of them all."""
+    along = vectors @ total
+    own = np.einsum("ij,ij->i", vectors, vectors)
+    others = np.sqrt(np.maximum(float(total @ total) - 2 * along + own, 1e-12))
+    return float(np.median((along - own) / others))
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:

@@ -143,3 +143,21 @@ def test_a_store_with_chinese_wordings_gets_a_lexical_model_for_them(demo_kb):
     again = ConfidenceModel.from_json(model.to_json())
     assert again.unreadable is not None
     assert again.unreadable.threshold == pytest.approx(model.unreadable.threshold, abs=1e-6)
+
+
+def test_a_feature_fitted_against_its_meaning_is_left_out():
+    from bot.confidence import _fit
+
+    rng = np.random.default_rng(3)
+    n = 400
+    y = (rng.random(n) < 0.6).astype(float)
+    x = rng.normal(0, 1, (n, len(FEATURES)))
+    dense, typical = FEATURES.index("dense"), FEATURES.index("typicality")
+    x[:, dense] += 2 * y  # real evidence
+    x[:, typical] -= 1.5 * y  # "less typical, more often in scope": a confounded sample
+    model, _ = _fit(x, y, y, list(FEATURES), "leave-one-out")
+    assert model.weights[typical] == 0.0
+    assert model.weights[dense] > 0
+    x[:, typical] += 3 * y  # now it points the right way, and is kept
+    model, _ = _fit(x, y, y, list(FEATURES), "leave-one-out")
+    assert model.weights[typical] > 0

@@ -75,7 +75,7 @@ def clarified(bot: Bot, questions: list[str], session: str):
 
 
 def test_the_clarifying_state_keeps_the_redacted_question(bot, db):
-    topics = ["is my data sold to advertisers", "how much does a return label cost"]
+    topics = ["do advertisers get my data", "is my data sold to advertisers", "how much"]
     question, session = clarified(bot, [f"{t}, card {CARD}" for t in topics], "cl")
     meta = bot.sessions.get(session).meta
     assert meta["clarify"]["question"] == question.replace(CARD, "[CARD_1]")

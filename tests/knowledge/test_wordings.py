@@ -39,8 +39,12 @@ def test_groups_hold_question_wordings_of_entries_with_two_or_more(index):
     assert sorted(wordings.rows[group].tolist()) == _rows(index, returns)
     assert _rows(index, returns, "answer")  # the answer is a key, but not a wording
     vectors = index.vectors[_rows(index, returns)].astype(np.float32)
-    centroid = vectors.sum(axis=0) / np.linalg.norm(vectors.sum(axis=0))
-    assert wordings.typical[group] == pytest.approx(np.median(vectors @ centroid), abs=1e-5)
+    # each wording against the centroid of the others, as a customer's question is
+    to_others = []
+    for i, vector in enumerate(vectors):
+        others = np.delete(vectors, i, axis=0).sum(axis=0)
+        to_others.append(float(vector @ others) / np.linalg.norm(others))
+    assert wordings.typical[group] == pytest.approx(np.median(to_others), abs=1e-5)
 
 
 def test_typicality_leaves_held_out_rows_out_and_ranks_own_wordings_higher(index, fake_embedder):
@@ -50,7 +54,8 @@ def test_typicality_leaves_held_out_rows_out_and_ranks_own_wordings_higher(index
     held = rows[0]
     rest = index.vectors[rows[1:]].astype(np.float32)
     centroid = rest.sum(axis=0) / np.linalg.norm(rest.sum(axis=0))
-    expected = float(index.vectors[held] @ centroid) - float(np.median(rest @ centroid))
+    to_other = [float(rest[0] @ rest[1]), float(rest[1] @ rest[0])]  # two left: each other
+    expected = float(index.vectors[held] @ centroid) - float(np.median(to_other))
     got = wordings.typicality(index, returns, index.vectors[held], frozenset([held]))
     assert got == pytest.approx(expected, abs=1e-5)
     # fewer than two wordings left: no group to measure against
