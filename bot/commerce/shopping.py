@@ -161,7 +161,10 @@ def _names_a_product(plain: str, c: Constraints) -> bool:
     """A short message that is only a product's description, ending in one of the
     catalogue's product nouns ("a fleece jacket", "warm sleeping bags")."""
     words = re.findall(r"[a-z0-9'-]+", plain)
-    if not c.nouns or not words or len(words) > BARE_WORDS or QUESTION_WORD.search(plain):
+    if not c.nouns or not words or len(words) > BARE_WORDS:
+        return False
+    # a clause that asks something makes it a question ("my boots leak, is that covered?")
+    if any(QUESTION_WORD.search(clause) for clause in re.split(r"[,;:]", plain)):
         return False
     last = tokenize(words[-1])
     return bool(last) and last[-1] in c.nouns

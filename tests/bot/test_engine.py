@@ -8,11 +8,7 @@ from bot.generators.fake import FakeGenerator
 from bot.prompts import PromptBuilder
 from bot.sessions import MemorySessionStore, SQLiteSessionStore
 from bot.types import IncomingMessage, Reply
-
-#: a demo-store question whose confidence falls between the low cut and the threshold (the
-#: privacy FAQ entry and page section are close, neither is its wording): it gets "do you
-#: mean …?" with an FAQ entry and a page section as options
-IN_THE_BAND = "do advertisers get my data"
+from tests.conftest import IN_THE_BAND
 
 
 @pytest.fixture

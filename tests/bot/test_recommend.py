@@ -136,6 +136,21 @@ def test_a_waterproof_jacket_under_150_is_recommended_not_asked_about(bot, catal
     assert "out of stock right now: Drizzle 2.5L Rain Jacket (Women's)" in reply.text
 
 
+@pytest.mark.parametrize(
+    "question", ["my boots leak, is that covered", "my tent pole snapped, is that covered"]
+)
+def test_a_question_about_something_the_shopper_has_is_not_a_shopping_request(bot, question):
+    # it names a product noun ("boot", and "cover" is one too), but asks about it
+    assert ask(bot, question, question).action != "recommend"
+
+
+@pytest.mark.parametrize(
+    "request_", ["a fleece jacket", "warm sleeping bags", "waterproof jackets?"]
+)
+def test_a_bare_product_description_is_a_shopping_request(bot, request_):
+    assert ask(bot, request_, request_).action == "recommend"
+
+
 def test_the_chinese_request_is_answered_in_chinese_without_inventing_headphones(bot, catalogue):
     reply = ask(bot, "推荐一款送女朋友的耳机", "zh-gift")
     assert reply.action == "recommend" and reply.language == "zh"

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import IN_THE_BAND
 from tests.connectors.browser import CHROMIUM, artifact, launched_browser
 from tests.connectors.conftest import faq_entry
 
@@ -586,7 +587,7 @@ def test_the_conversation_follows_long_answers(browser, live_server) -> None:
 def test_a_clarifying_question_offers_its_topics_as_buttons(tab: Tab) -> None:
     page = load_demo(tab)
     page.locator(".sb-launcher").click()
-    ask(page, "is my data sold to advertisers")
+    ask(page, IN_THE_BAND)
     question = answers(page).first
     question.wait_for()
     assert question.get_attribute("data-action") == "clarify"
