@@ -42,7 +42,7 @@ from knowledge.evidence import (
 log = logging.getLogger(__name__)
 
 #: bump when the features or the fitting change, so stored calibrations are redone
-VERSION = 14
+VERSION = 15
 #: the features a store with few held-out wordings is fitted on (see the module docstring)
 ROBUST_FEATURES = ("dense", "fused")
 #: the same for questions the embedding model does not read, whose dense score is nothing
@@ -408,8 +408,13 @@ def calibrate_confidence(retriever: Any, *, seed: int = 0) -> ConfidenceModel:
 def load_or_calibrate(kb: Any) -> ConfidenceModel:
     """The confidence model of ``kb``'s index with its retrieval settings: read from the
     index when it was calibrated with these, otherwise fitted now and stored there."""
+    fusion = kb.index.manifest.get("extras", {}).get("fusion", {})
     key = content_hash(
-        VERSION, FEATURES, kb.retrieval_config.model_dump(exclude={"k"}), kb.embedder.backend
+        VERSION,
+        FEATURES,
+        kb.retrieval_config.model_dump(exclude={"k"}),
+        kb.embedder.backend,
+        {name: fusion.get(name) for name in ("lexical_weight", "centroid_weight")},
     )
     stored = kb.index.manifest.get("extras", {}).get("confidence")
     if stored and stored.get("key") == key:

@@ -174,7 +174,8 @@ def index(
     if fusion and confidence:
         console.print(
             f"  calibrated on the store's own FAQ ({confidence.get('method')}): BM25 weight "
-            f"{fusion.get('lexical_weight')}, answer threshold {confidence.get('threshold'):.3f}"
+            f"{fusion.get('lexical_weight')}, centroid share {fusion.get('centroid_weight', 0)}, "
+            f"answer threshold {confidence.get('threshold'):.3f}"
             f" from {confidence.get('stats', {}).get('samples', 0)} questions",
             highlight=False,
         )

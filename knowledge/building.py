@@ -188,7 +188,9 @@ def update_index(
         faiss_index=build_faiss(vectors, kind),
         bm25=build_bm25(key_tokens),
     )
-    rewrite = old is None or kind != old.index_type or "fusion" not in manifest["extras"]
+    fusion = manifest["extras"].get("fusion", {})
+    # calibrated before the centroid share existed: calibrate again
+    rewrite = old is None or kind != old.index_type or "centroid_weight" not in fusion
     if report.changed or rewrite:
         from knowledge.calibration import calibrate_fusion
 

@@ -222,6 +222,14 @@ class RetrievalConfig(StrictModel):
         ge=0,
         description="weight of BM25 in score fusion; empty = calibrated from the store's FAQ",
     )
+    centroid_weight: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="share of an FAQ entry's dense score that is the query's cosine to the "
+        "centroid of its question wordings (the rest: its closest key); empty = calibrated "
+        "from the store's FAQ",
+    )
     rrf_k: int = Field(default=60, gt=0, description="reciprocal-rank-fusion constant")
     faiss_index: Literal["auto", "flat", "flat16", "hnsw", "ivf"] = Field(
         default="auto",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,9 @@ class Wordings:
         self, slot: np.ndarray, sums: np.ndarray, rows: list[np.ndarray], typical: np.ndarray
     ) -> None:
         self.slot = slot  # chunk position -> group (-1: fewer than two wordings)
+        #: group -> chunk position
+        self.chunks = np.flatnonzero(slot >= 0)[np.argsort(slot[slot >= 0], kind="stable")]
+        self.sizes = np.array([len(r) for r in rows], dtype=np.int64)
         self.sums = sums
         self.centroids = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-9)
         self.rows = rows
@@ -81,6 +85,42 @@ class Wordings:
             rows.append(own)
             typical[group] = _typical(vectors, sums[group])
         return cls(slot, sums, rows, typical)
+
+    def centroid_scores(
+        self,
+        index: KnowledgeIndex,
+        vector: np.ndarray,
+        positions: Sequence[int],
+        exclude: np.ndarray | None = None,
+    ) -> dict[int, float]:
+        """Cosine of ``vector`` to the centroid of each of ``positions``' wordings, for those
+        that have a group; ``exclude``: key rows held out for calibration, left out of their
+        groups (a group left with fewer than two wordings has no centroid)."""
+        if not len(self.sums) or not len(positions):
+            return {}
+        positions = np.asarray(positions, dtype=np.int64)
+        groups = self.slot[positions]
+        positions, groups = positions[groups >= 0], groups[groups >= 0]
+        vector = np.asarray(vector, dtype=np.float32)
+        scores = dict(
+            zip(positions.tolist(), (self.centroids[groups] @ vector).tolist(), strict=True)
+        )
+        if exclude is None or not len(exclude) or not len(groups):
+            return scores
+        exclude = np.asarray(exclude, dtype=np.int64)
+        held = self.slot[index.key_chunk[exclude]]
+        held = held[(held >= 0) & (np.asarray(index.key_kind)[exclude] == "question")]
+        touched, counts = np.unique(held[np.isin(held, groups)], return_counts=True)
+        for group, count in zip(touched.tolist(), counts.tolist(), strict=True):
+            pos = int(self.chunks[group])
+            rows = self.rows[group]
+            if len(rows) - count < self.MIN_WORDINGS:
+                del scores[pos]
+                continue
+            kept = rows[~np.isin(rows, exclude)]
+            total = np.asarray(index.vectors[kept], dtype=np.float32).sum(axis=0)
+            scores[pos] = float(vector @ _unit(total))
+        return scores
 
     def typicality(
         self,

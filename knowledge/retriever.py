@@ -173,6 +173,15 @@ class HybridRetriever(Retriever):
         fusion = self.index.manifest.get("extras", {}).get("fusion", {})
         return float(fusion.get("lexical_weight", FALLBACK_WEIGHT))
 
+    @property
+    def centroid_weight(self) -> float:
+        """Weight of an FAQ entry's wordings' centroid in its dense score: configured, else
+        calibrated with the index (0 for indexes calibrated before it existed)."""
+        if self.config.centroid_weight is not None:
+            return self.config.centroid_weight
+        fusion = self.index.manifest.get("extras", {}).get("fusion", {})
+        return float(fusion.get("centroid_weight", 0.0))
+
     def _retrieve(self, query: str, *, k: int, filters: dict[str, Any]) -> list[Hit]:
         return self.query(query, k=k, filters=filters).hits
 
@@ -260,7 +269,15 @@ class HybridRetriever(Retriever):
                     np.argsort(-chunk_lex[positive], kind="stable")[:n]
                 ].tolist()
 
+        # an FAQ entry's wordings also speak as a group: its dense score is mixed with the
+        # query's cosine to their centroid (weight calibrated per store, 0 = best key alone)
         candidates = list(dict.fromkeys(dense_order + lexical_order))
+        weight = self.centroid_weight
+        centroid = (
+            self.index.wordings.centroid_scores(self.index, qvec, candidates, exclude_rows)
+            if weight > 0 and qvec is not None and query_coverage > 0
+            else {}
+        )
         ranks = (
             {p: r for r, p in enumerate(dense_order, 1)},
             {p: r for r, p in enumerate(lexical_order, 1)},
@@ -270,7 +287,11 @@ class HybridRetriever(Retriever):
         # candidates that reach the top k (a few small matrix products, not one per key).
         bound = {p: (floor, -1, 0) for p in candidates if p not in dense}
         while True:
-            fused = self._fuse(candidates, dense | bound, chunk_lex, ranks)
+            scores = {p: v[0] for p, v in (dense | bound).items()}
+            for pos, cosine in centroid.items():
+                if pos in scores:
+                    scores[pos] = (1 - weight) * scores[pos] + weight * cosine * query_coverage
+            fused = self._fuse(candidates, scores, chunk_lex, ranks)
             order = sorted(candidates, key=lambda p: (-fused[p], ranks[0].get(p, 1 << 30)))
             pending = [p for p in order[:k] if p in bound]
             if not pending:
@@ -294,12 +315,12 @@ class HybridRetriever(Retriever):
     def _fuse(
         self,
         candidates: list[int],
-        dense: dict[int, tuple[float, int, int]],
+        dense: dict[int, float],
         chunk_lex: np.ndarray,
         ranks: tuple[dict[int, int], dict[int, int]],
     ) -> dict[int, float]:
         if self.mode == "dense":
-            return {p: dense[p][0] for p in candidates}
+            return {p: dense[p] for p in candidates}
         if self.mode == "lexical":
             return {p: float(chunk_lex[p]) for p in candidates}
         if self.config.fusion == "rrf":
@@ -307,10 +328,7 @@ class HybridRetriever(Retriever):
             return {p: sum(1.0 / (c + side[p]) for side in ranks if p in side) for p in candidates}
         top = float(chunk_lex.max()) if len(chunk_lex) else 0.0
         weight = self.lexical_weight / top if top > 0 else 0.0
-        return {
-            p: (dense[p][0] if p in dense else 0.0) + weight * float(chunk_lex[p])
-            for p in candidates
-        }
+        return {p: dense.get(p, 0.0) + weight * float(chunk_lex[p]) for p in candidates}
 
     def _hit(
         self,

@@ -86,7 +86,14 @@ def test_the_clarifying_state_keeps_the_redacted_question(bot, db):
 
 
 def test_the_clarifying_state_keeps_no_chinese_id_number(bot, db):
-    asks = [f"我的身份证号是{ID_CN}，帮我退款", f"身份证{ID_CN}，我的数据会被卖给广告商吗"]
+    asks = [
+        f"我的身份证号是{ID_CN}，帮我退款",
+        f"身份证{ID_CN}，我的数据会被卖给广告商吗",
+        f"身份证{ID_CN}，刚下的单想取消",
+        f"身份证{ID_CN}，进口关税谁来付",
+        f"身份证{ID_CN}，鞋子穿出去过还能退吗",
+        f"身份证{ID_CN}，登山靴开胶了保修吗",
+    ]
     question, session = clarified(bot, asks, "zh")
     stored = bot.sessions.get(session).meta["clarify"]["question"]
     assert stored == question.replace(ID_CN, "[ID_CN_1]")

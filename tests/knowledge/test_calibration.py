@@ -1,6 +1,14 @@
 import numpy as np
 
-from knowledge.calibration import WEIGHT_GRID, fuse_scores, heldout_rows
+from knowledge.calibration import (
+    CENTROID_GRID,
+    WEIGHT_GRID,
+    centroid_chunk_scores,
+    fuse_scores,
+    heldout_rows,
+    leave_one_out_batches,
+)
+from knowledge.config import RetrievalConfig
 from knowledge.documents import Document
 from knowledge.index import KnowledgeIndex
 from knowledge.retriever import HybridRetriever
@@ -34,11 +42,60 @@ def test_calibration_is_stored_with_the_index_and_used(tmp_path, fake_embedder):
     assert fusion["method"] == "leave-one-out"
     assert fusion["samples"] == 60
     assert fusion["lexical_weight"] in WEIGHT_GRID
+    assert fusion["centroid_weight"] in CENTROID_GRID
     # the code token is shared only by an entry's own variants: held-out variants are
-    # found, so the chosen weight reaches full top-1
-    assert fusion["top1"][str(fusion["lexical_weight"])] == 1.0
+    # found, so the chosen pair reaches full top-1
+    chosen = f"{fusion['lexical_weight']}/{fusion['centroid_weight']}"
+    assert fusion["top1"][chosen] == 1.0
     retriever = HybridRetriever(index, fake_embedder)
     assert retriever.lexical_weight == fusion["lexical_weight"]
+    assert retriever.centroid_weight == fusion["centroid_weight"]
+
+
+def _unit(v):
+    return v / np.linalg.norm(v)
+
+
+def test_held_out_centroid_scores_leave_the_row_out_of_its_own_group(tmp_path, fake_embedder):
+    docs = synthetic_faq(6)
+    docs.append(Document("faq:pair", "two", {"kind": "faq", "questions": ["alpha one", "beta"]}))
+    index, _ = KnowledgeIndex.update(tmp_path, docs, fake_embedder)
+    rows = heldout_rows(index)
+    vectors = index.vectors.astype(np.float32)
+    for part, dense, _ in leave_one_out_batches(index, rows):
+        scores = centroid_chunk_scores(index, part, dense)
+        for n, row in enumerate(part.tolist()):
+            for pos in range(len(index.chunks)):
+                own = [
+                    r
+                    for r in index.key_rows(pos).tolist()
+                    if index.key_kind[r] == "question" and r != row
+                ]
+                if len(own) >= 2:
+                    expected = float(vectors[row] @ _unit(vectors[own].sum(axis=0)))
+                    assert abs(scores[n, pos] - expected) < 1e-5
+                elif pos == index.key_chunk[row]:  # one wording left: its closest key
+                    assert scores[n, pos] == dense[n, pos]
+
+
+def test_search_mixes_an_entrys_centroid_into_its_dense_score(tmp_path, fake_embedder):
+    index, _ = KnowledgeIndex.update(tmp_path, synthetic_faq(6), fake_embedder)
+    only_centroid = RetrievalConfig(centroid_weight=1.0, lexical_weight=0.0)
+    retriever = HybridRetriever(index, fake_embedder, config=only_centroid)
+    found = retriever.query("refund question variant code0", k=3)
+    top = found.hits[0]
+    pos = index.chunk_pos[top.chunk_id]
+    own = [r for r in index.key_rows(pos).tolist() if index.key_kind[r] == "question"]
+    centroid = _unit(index.vectors[own].astype(np.float32).sum(axis=0))
+    assert abs(top.score - float(found.vector @ centroid)) < 1e-5
+    # the hit's dense score is still its closest key's: the evidence keeps its meaning
+    assert abs(top.dense_score - float((index.vectors[own] @ found.vector).max())) < 1e-3
+    # held out of calibration, a group keeps the rest of its wordings, or is dropped
+    wordings = index.wordings
+    scores = wordings.centroid_scores(index, found.vector, [pos], np.array(own[:1]))
+    rest = _unit(index.vectors[own[1:]].astype(np.float32).sum(axis=0))
+    assert abs(scores[pos] - float(found.vector @ rest)) < 1e-5
+    assert pos not in wordings.centroid_scores(index, found.vector, [pos], np.array(own[:2]))
 
 
 def test_calibration_is_redone_when_content_changes(tmp_path, fake_embedder):
