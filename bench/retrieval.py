@@ -128,8 +128,9 @@ def run_dataset(name: str, entries, queries, embedder: Embedder, workdir: Path) 
 
     fusion = index.manifest["extras"]["fusion"]
     print(
-        f"calibrated lexical weight {fusion['lexical_weight']} "
-        f"({fusion['method']} over {fusion['samples']} FAQ variants)",
+        f"calibrated lexical weight {fusion['lexical_weight']}, centroid share "
+        f"{fusion.get('centroid_weight', 0)} ({fusion['method']} over {fusion['samples']} "
+        "FAQ variants)",
         flush=True,
     )
     hybrid = HybridRetriever(index, embedder, config=config)
