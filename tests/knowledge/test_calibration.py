@@ -110,3 +110,39 @@ def test_fuse_scores_scales_lexical_to_the_best_match():
     lexical = np.array([[0.0, 8.0, 4.0]])
     np.testing.assert_allclose(fuse_scores(dense, lexical, 0.2), [[0.5, 0.6, 0.2]])
     np.testing.assert_allclose(fuse_scores(dense, np.zeros((1, 3)), 0.2), dense)
+
+
+def _grouped_store(pairs_across_entries: bool) -> list[Document]:
+    """Eight entries of six wordings. With ``pairs_across_entries``, each wording is the
+    entry's own word plus two words that also stand together in one wording of another
+    entry: a held-out wording's closest single wording is then the other entry's, while its
+    own entry's wordings, taken together, point at the entry's word."""
+    rng = np.random.default_rng(7)
+    wordings: dict[int, list[str]] = {e: [] for e in range(8)}
+    for n in range(24):  # each pair of rare words joins two entries
+        first, second = rng.choice(8, 2, replace=False)
+        for entry in (first, second):
+            if pairs_across_entries:
+                wordings[int(entry)].append(f"core{entry} rare{n}a rare{n}b")
+            else:
+                wordings[int(entry)].append(f"topic{entry}x{n} rare{n}a{entry} rare{n}b{entry}")
+    return [
+        Document(f"faq:g{e}", f"reply{e}", {"kind": "faq", "questions": qs})
+        for e, qs in wordings.items()
+    ]
+
+
+def test_the_centroid_share_is_what_the_stores_own_wordings_call_for(tmp_path):
+    from knowledge.embedders.fake import FakeEmbedder
+
+    embedder = FakeEmbedder(dim=256)
+    index, _ = KnowledgeIndex.update(tmp_path / "g", _grouped_store(True), embedder)
+    fusion = index.manifest["extras"]["fusion"]
+    assert fusion["centroid_weight"] > 0  # the entry's word is found through the group
+    alone = f"{fusion['lexical_weight']}/0.0"
+    chosen = f"{fusion['lexical_weight']}/{fusion['centroid_weight']}"
+    assert fusion["top1"][chosen] > fusion["top1"][alone]
+    # wordings that share nothing within their entry: the group adds nothing, so the
+    # smallest share wins (the closest wording alone, as before the share existed)
+    index, _ = KnowledgeIndex.update(tmp_path / "s", _grouped_store(False), embedder)
+    assert index.manifest["extras"]["fusion"]["centroid_weight"] == 0.0
