@@ -157,10 +157,18 @@ class Policy:
         confidence = self.model.score(
             self.index, hits, retrieval.tokens, retrieval.coverage, retrieval.vector
         )
-        unknown = self.carrying(retrieval, self.unknown_terms(retrieval.query))
+        terms = self.unknown_terms(retrieval.query)
         if not hits:
-            return self._fail(confidence, failures, unknown, "nothing retrieved")
+            return self._fail(
+                confidence, failures, self.carrying(retrieval, terms), "nothing retrieved"
+            )
         model = self.model.for_hit(hits[0], retrieval.coverage)  # the cuts of this kind
+        if confidence >= max(model.high, model.threshold):
+            # above the strict bar no unknown word changes the decision: it is not weighed
+            # (weighing one embeds the question once more, on the FAQ path's clock)
+            action = "answer_faq" if hits[0].kind == "faq" else "generate"
+            return Decision(action, confidence, hits, terms, "confident")
+        unknown = self.carrying(retrieval, terms)
         bar = model.high if unknown else model.threshold
         if confidence >= bar:
             action = "answer_faq" if hits[0].kind == "faq" else "generate"
