@@ -163,12 +163,10 @@ class Policy:
                 confidence, failures, self.carrying(retrieval, terms), "nothing retrieved"
             )
         model = self.model.for_hit(hits[0], retrieval.coverage)  # the cuts of this kind
-        if confidence >= max(model.high, model.threshold):
-            # above the strict bar no unknown word changes the decision: it is not weighed
-            # (weighing one embeds the question once more, on the FAQ path's clock)
-            action = "answer_faq" if hits[0].kind == "faq" else "generate"
-            return Decision(action, confidence, hits, terms, "confident")
-        unknown = self.carrying(retrieval, terms)
+        # above the strict bar no unknown word changes the decision: it is not weighed
+        # (weighing one embeds the question once more, on the FAQ path's clock)
+        strict = confidence >= max(model.high, model.threshold)
+        unknown = terms if strict else self.carrying(retrieval, terms)
         bar = model.high if unknown else model.threshold
         if confidence >= bar:
             action = "answer_faq" if hits[0].kind == "faq" else "generate"

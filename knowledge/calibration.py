@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from knowledge.index import cosine_to_rest
+
 #: lexical weights tried; 0 means dense only
 WEIGHT_GRID = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0)
 #: used when the store has fewer held-out variants than MIN_SAMPLES (the smallest
@@ -65,16 +67,12 @@ def centroid_chunk_scores(index: Any, part: np.ndarray, dense: np.ndarray) -> np
     if not len(wordings.sums):
         return scores
     vectors = np.asarray(index.vectors[part], dtype=np.float32)
-    along = vectors @ wordings.sums.T  # (rows, groups)
-    norms = np.einsum("ij,ij->i", wordings.sums, wordings.sums)[None, :].repeat(len(part), 0)
+    cosines = vectors @ wordings.centroids.T  # (rows, groups)
     own = np.asarray(index.key_chunk[part])
     group = wordings.slot[own]
     is_question = np.asarray(index.key_kind)[part] == "question"
     mine = np.flatnonzero((group >= 0) & is_question)
-    squared = np.einsum("ij,ij->i", vectors, vectors)
-    along[mine, group[mine]] -= squared[mine]
-    norms[mine, group[mine]] += -2 * (along[mine, group[mine]] + squared[mine]) + squared[mine]
-    cosines = along / np.sqrt(np.maximum(norms, 1e-12))
+    cosines[mine, group[mine]] = cosine_to_rest(vectors[mine], wordings.sums[group[mine]])
     too_few = mine[wordings.sizes[group[mine]] - 1 < wordings.MIN_WORDINGS]
     cosines *= index.key_coverage[part, None]
     scores[:, wordings.chunks] = cosines

@@ -110,17 +110,25 @@ class Wordings:
         exclude = np.asarray(exclude, dtype=np.int64)
         held = self.slot[index.key_chunk[exclude]]
         held = held[(held >= 0) & (np.asarray(index.key_kind)[exclude] == "question")]
-        touched, counts = np.unique(held[np.isin(held, groups)], return_counts=True)
-        for group, count in zip(touched.tolist(), counts.tolist(), strict=True):
+        for group in np.unique(held[np.isin(held, groups)]).tolist():
             pos = int(self.chunks[group])
-            rows = self.rows[group]
-            if len(rows) - count < self.MIN_WORDINGS:
+            rest = self._rest(index, self.rows[group], exclude)
+            if rest is None:
                 del scores[pos]
-                continue
-            kept = rows[~np.isin(rows, exclude)]
-            total = np.asarray(index.vectors[kept], dtype=np.float32).sum(axis=0)
-            scores[pos] = float(vector @ _unit(total))
+            else:
+                scores[pos] = float(vector @ _unit(rest[1]))
         return scores
+
+    def _rest(
+        self, index: KnowledgeIndex, rows: np.ndarray, exclude: Any
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The vectors of ``rows`` not in ``exclude`` and their sum; None when fewer than
+        MIN_WORDINGS are left (no group to speak of)."""
+        kept = rows[~np.isin(rows, exclude)]
+        if len(kept) < self.MIN_WORDINGS:
+            return None
+        vectors = np.asarray(index.vectors[kept], dtype=np.float32)
+        return vectors, vectors.sum(axis=0)
 
     def typicality(
         self,
@@ -136,25 +144,29 @@ class Wordings:
         if group < 0:
             return 0.0
         centroid, typical = self.centroids[group], float(self.typical[group])
-        if exclude:
-            rows = self.rows[group]
-            kept = rows[~np.isin(rows, list(exclude))] if len(exclude) else rows
-            if len(kept) < len(rows):
-                if len(kept) < self.MIN_WORDINGS:
-                    return 0.0
-                vectors = np.asarray(index.vectors[kept], dtype=np.float32)
-                total = vectors.sum(axis=0)
-                centroid, typical = _unit(total), _typical(vectors, total)
+        rows = self.rows[group]
+        if exclude and np.isin(rows, list(exclude)).any():
+            rest = self._rest(index, rows, list(exclude))
+            if rest is None:
+                return 0.0
+            centroid, typical = _unit(rest[1]), _typical(*rest)
         return float(np.asarray(vector, dtype=np.float32) @ centroid) - typical
 
 
-def _typical(vectors: np.ndarray, total: np.ndarray) -> float:
-    """Median cosine of each wording (a unit vector) to the centroid of the others in its
-    group, ``total`` being the sum of them all."""
-    along = vectors @ total
+def cosine_to_rest(vectors: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """Cosine of each row of ``vectors`` to its total less itself: to the centroid of the
+    others in its group. ``totals``: one sum for all rows, or one per row."""
+    totals = np.broadcast_to(totals, vectors.shape)
+    along = np.einsum("ij,ij->i", vectors, totals)
     own = np.einsum("ij,ij->i", vectors, vectors)
-    others = np.sqrt(np.maximum(float(total @ total) - 2 * along + own, 1e-12))
-    return float(np.median((along - own) / others))
+    rest = np.einsum("ij,ij->i", totals, totals) - 2 * along + own
+    return (along - own) / np.sqrt(np.maximum(rest, 1e-12))
+
+
+def _typical(vectors: np.ndarray, total: np.ndarray) -> float:
+    """Median cosine of each wording to the centroid of the others in its group, ``total``
+    being the sum of them all."""
+    return float(np.median(cosine_to_rest(vectors, total)))
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
