@@ -220,16 +220,27 @@ async def slack_sender(
                 tally.errors += 1
                 continue
             tally.acks.append((acked - started) * 1000)
-            while fake.count(channel) == before:  # the answer, posted by the server's worker
-                if time.perf_counter() > deadline + 300:
-                    tally.unanswered += 1
-                    return
-                await asyncio.sleep(0.02)
-            with fake.guard:
-                posted = fake.posts[channel][before]
-            tally.answers.append((posted - started) * 1000)
+            # the answer, posted by the server's worker
+            if not await answer_posted(fake, channel, before, started, deadline, tally):
+                return
     finally:
         await connection.close()
+
+
+async def answer_posted(
+    fake: FakeSlack, address: str, before: int, started: float, deadline: float, tally: Tally
+) -> bool:
+    """Wait for the answer the server's worker posts to ``address`` (its ``before``-th post)
+    and count its time since ``started``; False (counted unanswered) when none comes."""
+    while fake.count(address) == before:
+        if time.perf_counter() > deadline + 300:
+            tally.unanswered += 1
+            return False
+        await asyncio.sleep(0.02)
+    with fake.guard:
+        posted = fake.posts[address][before]
+    tally.answers.append((posted - started) * 1000)
+    return True
 
 
 def wechat_message(text: str, user: str) -> tuple[str, bytes]:
@@ -278,14 +289,8 @@ async def wechat_sender(
                 tally.passive += 1
                 tally.answers.append((responded - started) * 1000)
                 continue
-            while fake.count(user) == before:
-                if time.perf_counter() > deadline + 300:
-                    tally.unanswered += 1
-                    return
-                await asyncio.sleep(0.02)
-            with fake.guard:
-                posted = fake.posts[user][before]
-            tally.answers.append((posted - started) * 1000)
+            if not await answer_posted(fake, user, before, started, deadline, tally):
+                return
     finally:
         await connection.close()
 
